@@ -1,0 +1,233 @@
+//! `cargo xtask link-demo`: links c-main with the archive before the objects that need it,
+//! shows the linker's "undefined reference" error, explains it from the symbol tables of the
+//! inputs, and links the order that works.
+//!
+//! GNU ld reads its inputs once, left to right, and takes a member out of an archive only to
+//! define a symbol that is undefined at that moment. An archive named before the objects that
+//! need it therefore contributes nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use object::read::archive::ArchiveFile;
+use object::{Object, ObjectSymbol};
+
+use crate::cmd::Cmd;
+use crate::manifest::Manifest;
+
+/// What the demonstration found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The symbols the linker reported undefined in the wrong order.
+    pub undefined: BTreeSet<String>,
+    /// Whether the right order linked.
+    pub right_order_links: bool,
+}
+
+/// Runs the demonstration, writing the story to `w`. It went as GNU ld behaves when the wrong
+/// order fails with undefined references and the right order links.
+pub fn run(manifest: &Manifest, cc: &str, verbose: bool, w: &mut impl Write) -> Result<Verdict> {
+    let need = |o: Option<&crate::manifest::Artifact>, what: &str| {
+        o.map(|a| a.path.clone())
+            .with_context(|| format!("the build manifest lists no {what}"))
+    };
+    let objects = vec![
+        need(manifest.object("c-main.o"), "c-main.o")?,
+        need(manifest.object("tour.o"), "tour.o")?,
+    ];
+    let archive = need(manifest.staticlib("libpolylink.a"), "libpolylink.a")?;
+    let demo = manifest.out_dir.join("demo");
+    std::fs::create_dir_all(&demo)
+        .with_context(|| format!("could not create {}", demo.display()))?;
+    let show = |p: &Path| {
+        p.strip_prefix(&manifest.root)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    let link = |name: &str, inputs: Vec<&PathBuf>| {
+        Cmd::new(cc)
+            .arg("-o")
+            .arg(show(&demo.join(name)))
+            .args(inputs.into_iter().map(|p| show(p)))
+            .args(&manifest.native_static_libs)
+            .cwd(&manifest.root)
+    };
+
+    let wrong = link(
+        "wrong-order",
+        std::iter::once(&archive).chain(&objects).collect(),
+    );
+    writeln!(
+        w,
+        "The wrong order: the archive before the objects that need it"
+    )?;
+    writeln!(w, "  $ {wrong}")?;
+    let output = wrong.output(verbose)?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    writeln!(
+        w,
+        "  {}; the linker said:",
+        describe_status(output.status.code())
+    )?;
+    for line in stderr.lines() {
+        writeln!(w, "    {line}")?;
+    }
+    let undefined = undefined_references(&stderr);
+
+    let needs = objects
+        .iter()
+        .map(|o| Ok((o, undefined_symbols(o)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let defines = archive_definitions(&archive)?;
+    writeln!(w)?;
+    writeln!(
+        w,
+        "Why: GNU ld reads its inputs once, left to right, and takes a member out of an"
+    )?;
+    writeln!(
+        w,
+        "archive only to define a symbol that is undefined at that moment."
+    )?;
+    writeln!(
+        w,
+        "  1. {} came first. Nothing was undefined yet, so ld took none of its members.",
+        show(&archive)
+    )?;
+    writeln!(
+        w,
+        "  2. {} came next and left {} symbols undefined that no later input defines:",
+        objects
+            .iter()
+            .map(|o| show(o))
+            .collect::<Vec<_>>()
+            .join(" and "),
+        undefined.len()
+    )?;
+    let width = undefined.iter().map(String::len).max().unwrap_or(0);
+    for symbol in &undefined {
+        let needed_by: Vec<String> = needs
+            .iter()
+            .filter(|(_, undef)| undef.contains(symbol))
+            .map(|(o, _)| file_name(o))
+            .collect();
+        let defined_by = defines.get(symbol).map_or_else(
+            || "no input of this link".to_owned(),
+            |member| format!("{}({member})", file_name(&archive)),
+        );
+        writeln!(
+            w,
+            "       {symbol:width$}  needed by {}, defined in {defined_by}",
+            needed_by.join(", ")
+        )?;
+    }
+
+    let right = link("right-order", objects.iter().chain([&archive]).collect());
+    writeln!(w)?;
+    writeln!(
+        w,
+        "The order that works: objects first, then the archives they need, then the"
+    )?;
+    writeln!(
+        w,
+        "system libraries the archives need (rustc's native-static-libs):"
+    )?;
+    writeln!(w, "  $ {right}")?;
+    let right_order_links = match right.run(verbose) {
+        Ok(_) => {
+            writeln!(w, "  linked: {}", show(&demo.join("right-order")))?;
+            true
+        }
+        Err(e) => {
+            writeln!(w, "  it failed too: {e}")?;
+            false
+        }
+    };
+    Ok(Verdict {
+        undefined,
+        right_order_links,
+    })
+}
+
+fn describe_status(code: Option<i32>) -> String {
+    match code {
+        Some(0) => "it linked (GNU ld would not have: is this linker lld?)".into(),
+        Some(code) => format!("it failed with exit status {code}"),
+        None => "the linker was killed by a signal".into(),
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The symbols in GNU ld's "undefined reference to `name'" messages.
+pub fn undefined_references(stderr: &str) -> BTreeSet<String> {
+    stderr
+        .split("undefined reference to `")
+        .skip(1)
+        .filter_map(|rest| rest.split_once('\'').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// The global symbols an object file leaves undefined.
+fn undefined_symbols(path: &Path) -> Result<BTreeSet<String>> {
+    let data = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an object file", path.display()))?;
+    Ok(file
+        .symbols()
+        .filter(|s| s.is_undefined() && s.is_global())
+        .filter_map(|s| s.name().ok().map(str::to_owned))
+        .collect())
+}
+
+/// Which archive member defines each global symbol.
+fn archive_definitions(path: &Path) -> Result<BTreeMap<String, String>> {
+    let data = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let archive = ArchiveFile::parse(&*data)
+        .with_context(|| format!("{} is not an archive", path.display()))?;
+    let mut defines = BTreeMap::new();
+    for member in archive.members() {
+        let member = member.with_context(|| format!("{}: bad member header", path.display()))?;
+        let name = String::from_utf8_lossy(member.name()).into_owned();
+        let bytes = member
+            .data(&*data)
+            .with_context(|| format!("{}({name}): bad member data", path.display()))?;
+        // Members that are not objects (the symbol index, rustc's metadata) define nothing.
+        let Ok(file) = object::File::parse(bytes) else {
+            continue;
+        };
+        for symbol in file.symbols() {
+            if symbol.is_global() && symbol.is_definition() {
+                if let Ok(sym) = symbol.name() {
+                    defines
+                        .entry(sym.to_owned())
+                        .or_insert_with(|| name.clone());
+                }
+            }
+        }
+    }
+    Ok(defines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undefined_references_are_read_from_ld_messages() {
+        let stderr = "/usr/bin/ld: tour.o: in function `tour_exports':\n\
+                      tour.c:(.text+0x1a): undefined reference to `hello'\n\
+                      tour.c:(.text+0x3c): undefined reference to `pl_sum8'\n\
+                      tour.c:(.text+0x5c): undefined reference to `hello'\n\
+                      collect2: error: ld returned 1 exit status\n";
+        let found: Vec<_> = undefined_references(stderr).into_iter().collect();
+        assert_eq!(found, ["hello", "pl_sum8"]);
+    }
+}

@@ -1,0 +1,114 @@
+//! `cargo xtask`: parses the command line and dispatches to one module per task.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use xtask::plan::{Layout, Plan};
+use xtask::{build, header, link_demo, tools};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "polylink's tasks: build, inspect and explain Rust, C and NASM programs",
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// The polylink source tree to work on [default: the one this xtask was built from]
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Build every program: NASM and C objects, Rust staticlibs, links (under target/polylink)
+    BuildAll {
+        /// Echo every command, and say why each step runs or is fresh
+        #[arg(short, long)]
+        verbose: bool,
+        /// Print the whole build as a bash script instead of running it
+        #[arg(long)]
+        dry_run: bool,
+        /// Where the outputs go [default: <cargo target dir>/polylink]
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+    /// Regenerate rust-lib/include/polylink.h from rust-lib/src with cbindgen
+    Header {
+        /// Do not write: fail when the committed header is stale
+        #[arg(long)]
+        check: bool,
+    },
+    /// Link c-main in the wrong order, show the linker's error and explain it
+    LinkDemo {
+        /// Echo every command
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let root = cli.root.unwrap_or_else(xtask::default_root);
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("no source tree at {}", root.display()))?;
+    match cli.task {
+        Task::BuildAll {
+            verbose,
+            dry_run,
+            out_dir,
+        } => {
+            let plan = Plan::new(
+                Layout::new(&root, out_dir.as_deref()),
+                &tools::c_compiler()?,
+            );
+            if dry_run {
+                std::io::stdout().write_all(plan.script().as_bytes())?;
+            } else {
+                build_all(&plan, verbose)?;
+            }
+        }
+        Task::Header { check: true } => header::check(&root)?,
+        Task::Header { check: false } => {
+            let changed = header::write(&root)?;
+            let state = if changed {
+                "written"
+            } else {
+                "already current"
+            };
+            build::progress("Finished", &format!("{} {state}", header::HEADER));
+        }
+        Task::LinkDemo { verbose } => {
+            let plan = Plan::new(Layout::new(&root, None), &tools::c_compiler()?);
+            let manifest = build_all(&plan, verbose)?;
+            let verdict = link_demo::run(&manifest, &plan.cc, verbose, &mut std::io::stdout())?;
+            if verdict.undefined.is_empty() || !verdict.right_order_links {
+                eprintln!("error: the linker did not behave as GNU ld does");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build_all(plan: &Plan, verbose: bool) -> Result<xtask::manifest::Manifest> {
+    header::check(&plan.layout.root)?;
+    tools::check(&plan.cc, verbose)?;
+    build::run(plan, verbose)
+}
