@@ -1,1 +1,9 @@
-//! it
+//! polylink's integration tests: one binary, a module per area, each test named as a claim.
+//! They build what they need themselves (see `polylink_tests::build`).
+
+mod build;
+mod elf;
+mod header;
+mod link_order;
+mod programs;
+mod readme;

@@ -1,1 +1,180 @@
-//! placeholder
+//! Support for polylink's integration tests (`tests/it/`): builds the xtask and runs build-all
+//! once per test process, runs programs, and checks output against golden files.
+//!
+//! `cargo test` needs no earlier step: the first test that asks for [`build`] builds everything.
+//! Golden files live in `tests/data/`; `POLYLINK_BLESS=1 cargo test` rewrites them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use xtask::manifest::Manifest;
+use xtask::plan::Layout;
+
+/// The workspace root.
+pub fn root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("tests/ lives in the workspace root")
+            .canonicalize()
+            .expect("the workspace root exists")
+    })
+}
+
+/// Describes a finished command for a failure message: the command, its status, its output.
+pub fn describe(command: &str, output: &Output) -> String {
+    format!(
+        "command: {command}\nstatus: {}\n--- stdout\n{}--- stderr\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Runs `command` to completion with no input, capturing its output.
+pub fn output_of(command: &mut Command) -> Output {
+    let text = format!("{command:?}");
+    command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
+}
+
+/// The xtask binary, built once with cargo (artifact dependencies are not stable yet).
+pub fn xtask_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+        let mut command = Command::new(&cargo);
+        command
+            .args([
+                "build",
+                "--package",
+                "xtask",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(root());
+        let output = output_of(&mut command);
+        assert!(
+            output.status.success(),
+            "{}",
+            describe("cargo build -p xtask", &output)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "xtask")
+            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no xtask executable")
+    })
+}
+
+/// A command that runs the xtask in the workspace root, with no inherited RUST_BACKTRACE.
+pub fn xtask() -> Command {
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = Command::new(xtask_bin());
+    command.current_dir(root()).env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Runs the xtask with `args` and asserts it succeeds; returns its output.
+pub fn xtask_ok(args: &[&str]) -> Output {
+    let output = output_of(xtask().args(args));
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&format!("cargo xtask {}", args.join(" ")), &output)
+    );
+    output
+}
+
+/// The layout of the default build, the one [`build`] makes.
+pub fn layout() -> Layout {
+    Layout::new(root(), None)
+}
+
+/// Builds everything once per test process with `cargo xtask build-all` and returns its manifest.
+pub fn build() -> &'static Manifest {
+    static MANIFEST: OnceLock<Manifest> = OnceLock::new();
+    MANIFEST.get_or_init(|| {
+        xtask_ok(&["build-all"]);
+        Manifest::read(&layout().manifest()).expect("build-all wrote its manifest")
+    })
+}
+
+/// The path of a program in the build, by name.
+pub fn program(name: &str) -> &'static Path {
+    &build()
+        .program(name)
+        .unwrap_or_else(|| panic!("the manifest lists no program {name}"))
+        .path
+}
+
+/// Runs a built program with `args`; its argv[0] is its bare name, so output does not depend on
+/// where the build lives.
+pub fn run_program(name: &str, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = Command::new(program(name));
+    command.arg0(name).args(args).env_remove("RUST_BACKTRACE");
+    output_of(&mut command)
+}
+
+/// Compares `actual` with the golden file `tests/data/<name>`, or rewrites the file when
+/// `POLYLINK_BLESS=1`.
+pub fn check_golden(name: &str, actual: &str) {
+    let path = root().join("tests/data").join(name);
+    if std::env::var_os("POLYLINK_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("no golden file {path:?} ({e}); run with POLYLINK_BLESS=1 to create it")
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(e, a)| e != a)
+            .map_or_else(
+                || "in length".to_owned(),
+                |i| format!("first at line {}", i + 1),
+            );
+        panic!(
+            "output differs from tests/data/{name} ({line}); POLYLINK_BLESS=1 rewrites it\n\
+             --- expected\n{expected}--- actual\n{actual}"
+        );
+    }
+}
+
+/// Copies the parts of the source tree that build-all reads before its cargo steps into a
+/// fresh directory, for tests that change sources.
+pub fn copy_of_sources() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for part in [
+        "asm",
+        "c",
+        "rust-lib/src",
+        "rust-lib/include",
+        "rust-lib/cbindgen.toml",
+    ] {
+        copy_recursively(&root().join(part), &dir.path().join(part));
+    }
+    dir
+}
+
+fn copy_recursively(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            copy_recursively(&entry.path(), &to.join(entry.file_name()));
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {from:?}: {e}"));
+    }
+}

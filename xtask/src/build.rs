@@ -85,6 +85,7 @@ pub fn run(plan: &Plan, verbose: bool) -> Result<Manifest> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
     }
+    let _lock = lock(&plan.layout.out)?;
     let mut run = Run {
         plan,
         verbose,
@@ -122,6 +123,23 @@ pub fn run(plan: &Plan, verbose: bool) -> Result<Manifest> {
     };
     progress("Finished", &summary);
     Ok(manifest)
+}
+
+/// Takes the output directory for this run, waiting while another build-all holds it: two
+/// builds writing the same temporary files would break each other.
+fn lock(out: &Path) -> Result<std::fs::File> {
+    let path = out.join(".lock");
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    if file.try_lock().is_err() {
+        progress(
+            "Blocking",
+            &format!("waiting for another build of {}", out.display()),
+        );
+        file.lock()
+            .with_context(|| format!("could not lock {}", path.display()))?;
+    }
+    Ok(file)
 }
 
 impl Run<'_> {

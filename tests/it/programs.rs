@@ -1,0 +1,98 @@
+//! Every program's exact stdout, stderr where it matters, and exit status.
+
+use polylink_tests::{check_golden, describe, run_program};
+
+/// Runs `program` with `args` and checks its exit status and its stdout against a golden file.
+/// Returns stderr.
+fn check(program: &str, args: &[&str], status: i32, golden: &str) -> String {
+    let output = run_program(program, args);
+    let what = format!("{program} {}", args.join(" "));
+    assert_eq!(
+        output.status.code(),
+        Some(status),
+        "{}",
+        describe(&what, &output)
+    );
+    check_golden(golden, &String::from_utf8_lossy(&output.stdout));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn c_main_calls_every_export() {
+    let stderr = check("c-main", &["42", "x"], 0, "c-main.stdout");
+    // Rust's panic hook reports the panic that pl_may_panic(1) caught.
+    assert!(
+        stderr.contains("deliberate panic in pl_may_panic(1)"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn c_start_reads_its_arguments_from_the_initial_stack_and_rust_sees_none() {
+    let stderr = check("c-start", &["42", "x"], 0, "c-start.stdout");
+    assert!(
+        stderr.contains("deliberate panic in pl_may_panic(1)"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn c_start_survives_a_backtrace_through_its_own_start() {
+    use std::os::unix::process::CommandExt;
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let output = polylink_tests::output_of(
+        std::process::Command::new(polylink_tests::program("c-start"))
+            .arg0("c-start")
+            .env("RUST_BACKTRACE", "1"),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        describe("RUST_BACKTRACE=1 c-start", &output)
+    );
+}
+
+#[test]
+fn asm_start_calls_rust_with_stack_arguments_and_an_asm_callback() {
+    let stderr = check("asm-start", &[], 0, "asm-start.stdout");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn asm_start_linked_by_plain_ld_behaves_the_same() {
+    let stderr = check("asm-start-ld", &[], 0, "asm-start.stdout");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn asm_freestanding_runs_without_libc() {
+    let stderr = check(
+        "asm-freestanding",
+        &["one", "two"],
+        0,
+        "asm-freestanding.stdout",
+    );
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn asm_freestanding_panics_with_its_own_exit_status() {
+    let stderr = check(
+        "asm-freestanding",
+        &["panic"],
+        70,
+        "asm-freestanding-panic.stdout",
+    );
+    check_golden("asm-freestanding-panic.stderr", &stderr);
+}
+
+#[test]
+fn rust_calls_c_and_asm() {
+    let stderr = check(
+        "rust-calls-c-and-asm",
+        &[],
+        0,
+        "rust-calls-c-and-asm.stdout",
+    );
+    assert_eq!(stderr, "");
+}
