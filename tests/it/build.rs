@@ -48,14 +48,28 @@ fn incremental_builds_redo_only_what_changed() {
         .unwrap()
         .set_modified(SystemTime::now())
         .unwrap();
+    let output = xtask_ok(&["build-all", "-v", "--out-dir", out.to_str().unwrap()]);
     assert_eq!(
-        build_into(&out),
+        steps_run(&output.stderr),
         [
             "Assembling asm/asm-start.asm",
             "Linking asm-start (cc)",
             "Linking asm-start-ld (ld)"
         ]
     );
+    // -v echoes each command as run (into a temporary file) and says why a step runs or not.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let object = out.join("obj/asm-start.o.tmp");
+    for expected in [
+        format!(
+            "Running `nasm -f elf64 -o {} asm/asm-start.asm`",
+            object.display()
+        ),
+        "Dirty asm/asm-start.asm: asm/asm-start.asm changed".to_owned(),
+        "Fresh c/tour.c".to_owned(),
+    ] {
+        assert!(stderr.contains(&expected), "no {expected:?} in:\n{stderr}");
+    }
 }
 
 #[test]

@@ -204,12 +204,13 @@ fn archive_definitions(path: &Path) -> Result<BTreeMap<String, String>> {
             continue;
         };
         for symbol in file.symbols() {
-            if symbol.is_global() && symbol.is_definition() {
-                if let Ok(sym) = symbol.name() {
-                    defines
-                        .entry(sym.to_owned())
-                        .or_insert_with(|| name.clone());
-                }
+            if !(symbol.is_global() && symbol.is_definition()) {
+                continue;
+            }
+            if let Ok(sym) = symbol.name() {
+                defines
+                    .entry(sym.to_owned())
+                    .or_insert_with(|| name.clone());
             }
         }
     }
