@@ -25,6 +25,28 @@ fn build_into(out: &Path) -> Vec<String> {
     steps_run(&output.stderr)
 }
 
+/// A copy of the sources whose asm/asm-start.asm ends in a syntax error; also the bad line.
+fn sources_with_a_broken_asm() -> (tempfile::TempDir, usize) {
+    let copy = copy_of_sources();
+    let source = copy.path().join("asm/asm-start.asm");
+    let mut text = std::fs::read_to_string(&source).unwrap();
+    text.push_str("    this is not an instruction\n");
+    std::fs::write(&source, &text).unwrap();
+    (copy, text.lines().count())
+}
+
+/// Runs build-all as `command` describes, requires exit status 1, and returns stderr.
+fn build_all_fails(command: &mut std::process::Command) -> String {
+    let output = output_of(command);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        describe("build-all", &output)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn incremental_builds_redo_only_what_changed() {
     build();
@@ -74,25 +96,12 @@ fn incremental_builds_redo_only_what_changed() {
 
 #[test]
 fn a_failing_step_stops_the_build_with_the_tools_message_and_leaves_nothing_fresh() {
-    let copy = copy_of_sources();
-    let source = copy.path().join("asm/asm-start.asm");
-    let mut text = std::fs::read_to_string(&source).unwrap();
-    text.push_str("    this is not an instruction\n");
-    let bad_line = text.lines().count();
-    std::fs::write(&source, text).unwrap();
-
+    let (copy, bad_line) = sources_with_a_broken_asm();
     let out = copy.path().join("out");
-    let output = output_of(
+    let stderr = build_all_fails(
         xtask()
             .args(["--root", copy.path().to_str().unwrap()])
             .args(["build-all", "--out-dir", out.to_str().unwrap()]),
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("build-all", &output)
     );
     assert!(
         stderr.contains("error: assembling asm/asm-start.asm failed"),
@@ -106,36 +115,35 @@ fn a_failing_step_stops_the_build_with_the_tools_message_and_leaves_nothing_fres
         assert!(!out.join(leftover).exists(), "{leftover} was left behind");
     }
     assert!(
-        !steps_run(&output.stderr)
+        !steps_run(stderr.as_bytes())
             .iter()
             .any(|s| s.starts_with("Linking"))
     );
 }
 
-#[test]
-fn a_path_without_nasm_gets_a_clear_error() {
+/// A directory to use as the whole PATH: links to `tools` from the real PATH, and nothing else.
+fn path_with_only(tools: &[&str]) -> tempfile::TempDir {
     let bin = tempfile::tempdir().unwrap();
     let path = std::env::var_os("PATH").unwrap();
-    for tool in ["cc", "gcc", "ld"] {
+    for tool in tools {
         let found = std::env::split_paths(&path)
             .map(|dir| dir.join(tool))
             .find(|p| p.exists())
             .unwrap_or_else(|| panic!("{tool} is not on PATH"));
         std::os::unix::fs::symlink(found, bin.path().join(tool)).unwrap();
     }
+    bin
+}
+
+#[test]
+fn a_path_without_nasm_gets_a_clear_error() {
+    let bin = path_with_only(&["cc", "gcc", "ld"]);
     let out = bin.path().join("out");
-    let output = output_of(
+    let stderr = build_all_fails(
         xtask()
             .args(["build-all", "--out-dir", out.to_str().unwrap()])
             .env("PATH", bin.path())
             .env("POLYLINK_NO_INSTALL", "1"),
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("build-all", &output)
     );
     assert!(
         stderr.contains("`nasm` not found: install it with `sudo apt-get install nasm`"),
@@ -175,5 +183,112 @@ fn run_bare_it_lists_the_tasks() {
     assert_eq!(output.status.code(), Some(2));
     for task in ["build-all", "header", "link-demo"] {
         assert!(help.contains(task), "{help}");
+    }
+}
+
+/// As root on a Debian-like system, a missing nasm is installed with apt-get, after saying so.
+/// A stand-in apt-get "installs" nasm by linking the real one into the PATH; a syntax error
+/// placed in a copy of the sources then proves that the installed nasm is the one that ran.
+#[test]
+fn as_root_a_missing_nasm_is_installed_after_saying_so() {
+    if !xtask::platform::is_root() || !xtask::platform::is_debian_like() {
+        eprintln!("skipped: needs root on a Debian-like system");
+        return;
+    }
+    let real_nasm = std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join("nasm"))
+        .find(|p| p.exists())
+        .expect("nasm is on PATH");
+    let bin = path_with_only(&["cc", "gcc", "ld"]);
+    let log = bin.path().join("apt-get.log");
+    let apt_get = bin.path().join("apt-get");
+    std::fs::write(
+        &apt_get,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {log}\n/bin/ln -s {nasm} {dir}/nasm\n",
+            log = log.display(),
+            nasm = real_nasm.display(),
+            dir = bin.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &apt_get,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let (copy, _) = sources_with_a_broken_asm();
+    let out = copy.path().join("out");
+    let stderr = build_all_fails(
+        xtask()
+            .args(["--root", copy.path().to_str().unwrap(), "build-all"])
+            .args(["--out-dir", out.to_str().unwrap()])
+            .env("PATH", bin.path())
+            .env_remove("POLYLINK_NO_INSTALL"),
+    );
+    assert!(
+        stderr.contains("Installing nasm with `apt-get install -y nasm`"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "install -y nasm\n");
+    assert!(
+        stderr.contains("error: assembling asm/asm-start.asm failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_manifest_describes_each_program() {
+    let manifest = build();
+    let names: Vec<_> = manifest.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "rust-calls-c-and-asm",
+            "c-main",
+            "c-start",
+            "asm-start",
+            "asm-start-ld",
+            "asm-freestanding"
+        ]
+    );
+    let c_main = manifest.program("c-main").unwrap();
+    assert_eq!(
+        (c_main.entry.as_str(), c_main.linker.as_str()),
+        ("main", "cc")
+    );
+    assert!(c_main.uses_libc && !c_main.static_link);
+    let libs = &manifest.native_static_libs;
+    assert!(libs.contains(&"-lc".to_owned()), "{libs:?}");
+    let inputs: Vec<&str> = c_main
+        .inputs
+        .iter()
+        .map(|i| i.rsplit('/').next().unwrap())
+        .collect();
+    let expected: Vec<&str> = ["c-main.o", "tour.o", "libpolylink.a"]
+        .into_iter()
+        .chain(libs.iter().map(|l| l.as_str()))
+        .collect();
+    assert_eq!(
+        inputs, expected,
+        "objects first, then the archive, then its system libraries"
+    );
+    assert_eq!(c_main.link_command[0], "cc");
+    assert!(c_main.link_command.ends_with(&c_main.inputs));
+
+    let ld = manifest.program("asm-start-ld").unwrap();
+    assert_eq!((ld.entry.as_str(), ld.linker.as_str()), ("_start", "ld"));
+    assert!(
+        ld.link_command
+            .contains(&"/lib64/ld-linux-x86-64.so.2".to_owned())
+    );
+    let gcc_dir = ld.inputs.iter().skip_while(|i| *i != "-L").nth(1).unwrap();
+    assert!(Path::new(gcc_dir).join("libgcc_s.so").exists(), "{gcc_dir}");
+
+    let free = manifest.program("asm-freestanding").unwrap();
+    assert!(free.static_link && !free.uses_libc);
+    for program in &manifest.programs {
+        assert!(program.path.starts_with(&manifest.out_dir) && program.path.exists());
     }
 }

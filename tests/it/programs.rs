@@ -17,23 +17,22 @@ fn check(program: &str, args: &[&str], status: i32, golden: &str) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// c-main and c-start run the same tour of the exports; Rust's panic hook reports on stderr the
+/// panic that pl_may_panic(1) caught.
+fn check_tour(program: &str) {
+    let stderr = check(program, &["42", "x"], 0, &format!("{program}.stdout"));
+    let panic = "deliberate panic in pl_may_panic(1)";
+    assert!(stderr.contains(panic), "{program}'s stderr: {stderr}");
+}
+
 #[test]
 fn c_main_calls_every_export() {
-    let stderr = check("c-main", &["42", "x"], 0, "c-main.stdout");
-    // Rust's panic hook reports the panic that pl_may_panic(1) caught.
-    assert!(
-        stderr.contains("deliberate panic in pl_may_panic(1)"),
-        "stderr: {stderr}"
-    );
+    check_tour("c-main");
 }
 
 #[test]
 fn c_start_reads_its_arguments_from_the_initial_stack_and_rust_sees_none() {
-    let stderr = check("c-start", &["42", "x"], 0, "c-start.stdout");
-    assert!(
-        stderr.contains("deliberate panic in pl_may_panic(1)"),
-        "stderr: {stderr}"
-    );
+    check_tour("c-start");
 }
 
 #[test]

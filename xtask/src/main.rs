@@ -74,6 +74,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dry_run,
             out_dir,
         } => {
+            // Relative to where the user stands, as any path on a command line.
+            let out_dir = out_dir.map(std::path::absolute).transpose()?;
             let plan = Plan::new(
                 Layout::new(&root, out_dir.as_deref()),
                 &tools::c_compiler()?,

@@ -24,6 +24,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout for the source tree at `root`; `out` defaults to `<cargo target>/polylink`.
+    /// A relative `out` is taken relative to `root`.
     pub fn new(root: &Path, out: Option<&Path>) -> Layout {
         let cargo_target = match std::env::var_os("CARGO_TARGET_DIR") {
             Some(dir) => root.join(dir),
