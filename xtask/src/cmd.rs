@@ -97,14 +97,6 @@ impl Cmd {
         self
     }
 
-    pub fn program(&self) -> &str {
-        &self.program
-    }
-
-    pub fn get_args(&self) -> &[OsString] {
-        &self.args
-    }
-
     /// Runs the command with no input, captures its output, and fails unless it exits 0.
     pub fn run(&self, echo: bool) -> Result<Output, CmdError> {
         let output = self.output(echo)?;
@@ -145,7 +137,7 @@ impl Cmd {
     }
 
     /// The error for a run that ended with `output`.
-    pub fn failure(&self, output: Output) -> CmdError {
+    fn failure(&self, output: Output) -> CmdError {
         CmdError::Failed {
             command: self.to_string(),
             status: output.status,

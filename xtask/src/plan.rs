@@ -456,11 +456,6 @@ impl Plan {
         });
     }
 
-    /// The step that produces `output`.
-    pub fn step_for(&self, output: &Path) -> Option<&Step> {
-        self.steps.iter().find(|s| s.output == output)
-    }
-
     /// The whole build as a bash script that, pasted into a shell, builds the same programs.
     pub fn script(&self) -> String {
         let l = &self.layout;
@@ -538,7 +533,8 @@ mod tests {
     }
 
     fn words(plan: &Plan, output: &str) -> String {
-        let step = plan.step_for(&plan.layout.root.join(output)).unwrap();
+        let output = plan.layout.root.join(output);
+        let step = plan.steps.iter().find(|s| s.output == output).unwrap();
         step.script_words(&plan.layout).join(" ")
     }
 
