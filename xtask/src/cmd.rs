@@ -22,12 +22,8 @@ pub enum CmdError {
         hint: Option<String>,
     },
     /// The program exists but could not be started.
-    #[error("could not start `{program}`: {source}")]
-    Spawn {
-        program: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("could not start `{program}`: {cause}")]
+    Spawn { program: String, cause: io::Error },
     /// The program ran and exited unsuccessfully.
     #[error("`{command}` failed ({status}){}", tool_output(.stdout, .stderr))]
     Failed {
@@ -130,7 +126,7 @@ impl Cmd {
             } else {
                 CmdError::Spawn {
                     program: self.program.clone(),
-                    source,
+                    cause: source,
                 }
             }
         })

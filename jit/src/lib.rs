@@ -1,0 +1,13 @@
+//! polylink-jit: raw machine code run from executable memory.
+//!
+//! Raw code (the headerless bytes of `nasm -f bin`, or bytes made at run time) is written into
+//! a [`exec::CodeBuffer`], sealed into read+execute [`exec::SealedCode`] after a CPU capability
+//! check ([`cpu`]), and called through a function pointer that borrows it, with arguments in
+//! rdi, rsi, … as the System V ABI says.
+
+pub mod cpu;
+mod error;
+pub mod exec;
+pub mod raw;
+
+pub use error::{Error, Result};
