@@ -5,7 +5,7 @@ use std::path::Path;
 use object::elf;
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object};
-use polylink_tests::{build, describe, output_of};
+use polylink_tests::{build, describe, nasm, output_of};
 
 /// The parts of an executable's headers these tests look at.
 #[derive(Debug)]
@@ -109,22 +109,8 @@ fn an_object_without_the_stack_note_gets_an_executable_stack() {
         "global _start\nsection .text\n_start:\n    mov eax, 231\n    xor edi, edi\n    syscall\n";
     let noted = "global other\nsection .text\nother:\n    ret\n\
                  section .note.GNU-stack noalloc noexec nowrite progbits\n";
-    let mut objects = Vec::new();
-    for (name, source) in [("bare", bare), ("noted", noted)] {
-        let asm = dir.path().join(format!("{name}.asm"));
-        std::fs::write(&asm, source).unwrap();
-        let object = dir.path().join(format!("{name}.o"));
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let nasm = output_of(
-            std::process::Command::new("nasm")
-                .arg("-felf64")
-                .arg("-o")
-                .arg(&object)
-                .arg(&asm),
-        );
-        assert!(nasm.status.success(), "{}", describe("nasm", &nasm));
-        objects.push(object);
-    }
+    let objects = [("bare", bare), ("noted", noted)]
+        .map(|(name, source)| nasm(dir.path(), name, "elf64", source));
     let program = dir.path().join("bare");
     #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let ld = output_of(

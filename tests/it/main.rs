@@ -4,6 +4,7 @@
 mod build;
 mod elf;
 mod header;
+mod jit;
 mod link_order;
 mod programs;
 mod readme;

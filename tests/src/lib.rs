@@ -42,34 +42,68 @@ pub fn output_of(command: &mut Command) -> Output {
         .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
 }
 
-/// The xtask binary, built once with cargo (artifact dependencies are not stable yet).
+/// Builds a binary of the workspace with cargo and returns its path (artifact dependencies,
+/// which would let cargo do this for the tests, are not stable yet).
+fn cargo_bin(package: &str, bin: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = Command::new(&cargo);
+    command
+        .args([
+            "build",
+            "--package",
+            package,
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(root());
+    let output = output_of(&mut command);
+    let what = format!("cargo build --package {package}");
+    assert!(output.status.success(), "{}", describe(&what, &output));
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == bin)
+        .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no {bin} executable"))
+}
+
+/// The xtask binary, built once.
 pub fn xtask_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let mut command = Command::new(&cargo);
-        command
-            .args([
-                "build",
-                "--package",
-                "xtask",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(root());
-        let output = output_of(&mut command);
-        assert!(
-            output.status.success(),
-            "{}",
-            describe("cargo build -p xtask", &output)
-        );
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "xtask")
-            .find_map(|msg| msg["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported no xtask executable")
-    })
+    BIN.get_or_init(|| cargo_bin("xtask", "xtask"))
+}
+
+/// A command that runs `polylink-jit` (built once), with no inherited RUST_BACKTRACE.
+pub fn jit() -> Command {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| cargo_bin("polylink-jit", "polylink-jit"));
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = Command::new(bin);
+    command.env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Assembles `source` with `nasm -f FORMAT` into `dir`, as `NAME.asm` and `NAME.FORMAT`; returns
+/// the output's path.
+pub fn nasm(dir: &Path, name: &str, format: &str, source: &str) -> PathBuf {
+    let asm = dir.join(format!("{name}.asm"));
+    std::fs::write(&asm, source).unwrap();
+    let out = dir.join(format!("{name}.{format}"));
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let output = output_of(
+        Command::new("nasm")
+            .arg("-f")
+            .arg(format)
+            .arg("-o")
+            .arg(&out)
+            .arg(&asm),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&format!("nasm {name}"), &output)
+    );
+    out
 }
 
 /// A command that runs the xtask in the workspace root, with no inherited RUST_BACKTRACE.
