@@ -44,6 +44,11 @@ pub enum Error {
     NoEntry { name: String },
     #[error("an entry named {name} is already in this module")]
     DuplicateEntry { name: String },
+    #[error("{routine} refuses its arguments: {fault}")]
+    Contract {
+        routine: &'static str,
+        fault: String,
+    },
     #[error("offset {offset} is outside the {len} bytes of code")]
     OutOfBounds { offset: usize, len: usize },
 }

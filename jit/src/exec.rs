@@ -217,6 +217,12 @@ pub struct CodeFn<'code, F> {
 }
 
 impl<F: FnPtr> CodeFn<'_, F> {
+    /// The bare function pointer. Calling it is `unsafe`, and sound only while the code it
+    /// points into is alive: keep it next to a borrow of the code, as `RoutineSet` does.
+    pub fn as_fn(&self) -> F {
+        self.f
+    }
+
     /// Calls the function.
     ///
     /// # Safety

@@ -9,5 +9,6 @@ pub mod cpu;
 mod error;
 pub mod exec;
 pub mod raw;
+pub mod routines;
 
 pub use error::{Error, Result};
