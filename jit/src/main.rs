@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use polylink_jit::exec::CodeBuffer;
+use polylink_jit::routines::{RoutineSet, embedded_module};
 use polylink_jit::{Error, cpu, raw};
 
 #[derive(Debug, Parser)]
@@ -30,6 +31,19 @@ enum Command {
         #[arg(value_parser = parse_u64, allow_hyphen_values = true)]
         args: Vec<u64>,
     },
+    /// Write TEXT to stdout through the write_stdout routine, linked or embedded
+    Write {
+        /// Which copy of the routine to call
+        #[arg(long, value_enum)]
+        via: Via,
+        text: String,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Via {
+    Linked,
+    Embedded,
 }
 
 fn parse_u64(text: &str) -> Result<u64, String> {
@@ -66,6 +80,20 @@ fn run(cli: Cli) -> Result<()> {
                 .call(&args)
                 .with_context(|| format!("calling {}", file.display()))?;
             println!("{result}");
+        }
+        Command::Write { via, text } => {
+            let module;
+            let routines = match via {
+                Via::Linked => RoutineSet::linked(),
+                Via::Embedded => {
+                    module = embedded_module()?;
+                    RoutineSet::embedded(&module)?
+                }
+            };
+            let written = routines.write_stdout(text.as_bytes());
+            if written != text.len() as isize {
+                anyhow::bail!("write_stdout wrote {written} of {} bytes", text.len());
+            }
         }
     }
     Ok(())

@@ -8,3 +8,4 @@ mod jit;
 mod link_order;
 mod programs;
 mod readme;
+mod routines;
