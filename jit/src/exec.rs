@@ -11,7 +11,9 @@
 //! All of the jit crate's `unsafe` lives in this file: turning an address into a function
 //! pointer, and calling it.
 
+use std::collections::HashSet;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use memmap2::{Mmap, MmapMut};
 
@@ -92,6 +94,11 @@ impl CodeBuffer {
     /// this CPU has every feature the code uses.
     pub fn seal(self) -> Result<SealedCode> {
         cpu::check("the code", self.code())?;
+        self.seal_checked()
+    }
+
+    /// Seals code whose CPU features were already checked.
+    fn seal_checked(self) -> Result<SealedCode> {
         let (len, capacity) = (self.len, self.capacity());
         let map = self.map.make_exec().map_err(|cause| Error::Seal {
             len: capacity,
@@ -254,18 +261,28 @@ impl IntFn<'_> {
 }
 
 /// A function's place in a module.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    pub name: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'m> {
+    pub name: &'m str,
     pub offset: usize,
     pub len: usize,
+}
+
+/// An entry as stored: its name is a range of the module's name arena. Small functions are
+/// added by the thousand, so adding one allocates nothing of its own.
+#[derive(Clone, Debug)]
+struct Slot {
+    name: std::ops::Range<usize>,
+    offset: usize,
+    len: usize,
 }
 
 /// Collects functions for one shared mapping.
 #[derive(Debug, Default)]
 pub struct ModuleBuilder {
     code: Vec<u8>,
-    entries: Vec<Entry>,
+    names: String,
+    slots: Vec<Slot>,
 }
 
 impl ModuleBuilder {
@@ -273,29 +290,47 @@ impl ModuleBuilder {
         ModuleBuilder::default()
     }
 
-    /// Adds a function named `name`, after checking this CPU can run it.
-    pub fn add(&mut self, name: &str, code: &[u8]) -> Result<&mut ModuleBuilder> {
-        if self.entries.iter().any(|e| e.name == name) {
-            return Err(Error::DuplicateEntry { name: name.into() });
-        }
-        cpu::check(name, code)?;
+    /// Adds a function named `name`. Names and CPU features are checked by [`Self::build`].
+    pub fn add(&mut self, name: &str, code: &[u8]) -> &mut ModuleBuilder {
         let offset = self.code.len().next_multiple_of(ENTRY_ALIGN);
         self.code.resize(offset, PAD);
         self.code.extend_from_slice(code);
-        self.entries.push(Entry {
-            name: name.into(),
+        let start = self.names.len();
+        self.names.push_str(name);
+        self.slots.push(Slot {
+            name: start..self.names.len(),
             offset,
             len: code.len(),
         });
-        Ok(self)
+        self
     }
 
-    /// Writes every function into one mapping and seals it once.
+    /// Checks that the names are distinct and that this CPU can run every function, then writes
+    /// them all into one mapping and seals it once.
     pub fn build(self) -> Result<Module> {
-        let code = CodeBuffer::from_code(&self.code)?.seal()?;
+        let ModuleBuilder { code, names, slots } = self;
+        let mut seen = HashSet::with_capacity(slots.len());
+        if let Some(slot) = slots.iter().find(|s| !seen.insert(&names[s.name.clone()])) {
+            let name = names[slot.name.clone()].to_owned();
+            return Err(Error::DuplicateEntry { name });
+        }
+        // Slots are in offset order, so the one holding an offset is found by bisection.
+        let owner = |offset: usize| {
+            let i = slots
+                .partition_point(|s| s.offset <= offset)
+                .saturating_sub(1);
+            names[slots[i].name.clone()].to_owned()
+        };
+        let ranges = slots.iter().map(|s| s.offset..s.offset + s.len);
+        if let Some((_, error)) = cpu::first_unrunnable(&code, ranges, owner) {
+            return Err(error);
+        }
+        let code = CodeBuffer::from_code(&code)?.seal_checked()?;
         Ok(Module {
             code,
-            entries: self.entries,
+            names,
+            slots,
+            sorted: OnceLock::new(),
         })
     }
 }
@@ -304,19 +339,38 @@ impl ModuleBuilder {
 #[derive(Debug)]
 pub struct Module {
     code: SealedCode,
-    entries: Vec<Entry>,
+    names: String,
+    slots: Vec<Slot>,
+    /// Slot indexes in name order, for lookup by bisection; made at the first lookup, since
+    /// sorting costs more than building when functions are many and lookups few.
+    sorted: OnceLock<Vec<usize>>,
 }
 
 impl Module {
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    fn entry_of(&self, slot: &Slot) -> Entry<'_> {
+        Entry {
+            name: &self.names[slot.name.clone()],
+            offset: slot.offset,
+            len: slot.len,
+        }
     }
 
-    pub fn entry(&self, name: &str) -> Result<&Entry> {
-        self.entries
-            .iter()
-            .find(|e| e.name == name)
-            .ok_or_else(|| Error::NoEntry { name: name.into() })
+    /// The functions in the order they were added.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.slots.iter().map(|s| self.entry_of(s))
+    }
+
+    pub fn entry(&self, name: &str) -> Result<Entry<'_>> {
+        let name_of = |i: &usize| &self.names[self.slots[*i].name.clone()];
+        let sorted = self.sorted.get_or_init(|| {
+            let mut sorted: Vec<usize> = (0..self.slots.len()).collect();
+            sorted.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+            sorted
+        });
+        sorted
+            .binary_search_by(|i| name_of(i).cmp(name))
+            .map(|at| self.entry_of(&self.slots[sorted[at]]))
+            .map_err(|_| Error::NoEntry { name: name.into() })
     }
 
     pub fn code(&self) -> &SealedCode {
@@ -365,11 +419,7 @@ mod tests {
     #[test]
     fn a_module_holds_many_functions_in_one_mapping() {
         let mut builder = ModuleBuilder::new();
-        builder
-            .add("add", &ADD)
-            .unwrap()
-            .add("zero", &ZERO)
-            .unwrap();
+        builder.add("add", &ADD).add("zero", &ZERO);
         let module = builder.build().unwrap();
         assert_eq!(module.entry("zero").unwrap().offset, ENTRY_ALIGN);
         // SAFETY: both are integer functions.
@@ -418,10 +468,7 @@ mod tests {
             Err(Error::TooManyArguments { count: 7 })
         ));
         let mut builder = ModuleBuilder::new();
-        builder.add("f", &ZERO).unwrap();
-        assert!(matches!(
-            builder.add("f", &ZERO),
-            Err(Error::DuplicateEntry { .. })
-        ));
+        builder.add("f", &ZERO).add("g", &ADD).add("f", &ZERO);
+        assert!(matches!(builder.build(), Err(Error::DuplicateEntry { name }) if name == "f"));
     }
 }

@@ -8,6 +8,7 @@
 pub mod cpu;
 mod error;
 pub mod exec;
+pub mod measure;
 pub mod raw;
 pub mod routines;
 

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use polylink_jit::exec::CodeBuffer;
-use polylink_jit::routines::{RoutineSet, embedded_module};
+use std::io::Write as _;
+
+use polylink_jit::measure::{COPY_SIZES, Figures, measure};
+use polylink_jit::routines::{RoutineSet, agree, embedded_module};
 use polylink_jit::{Error, cpu, raw};
 
 #[derive(Debug, Parser)]
@@ -37,6 +40,24 @@ enum Command {
         #[arg(long, value_enum)]
         via: Via,
         text: String,
+    },
+    /// Call every routine through both paths on pseudo-random inputs and say whether they agree
+    Agree {
+        /// Inputs per routine
+        #[arg(long, default_value_t = 1000)]
+        cases: usize,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure calls, copies and sealing side by side in one run (build with --release)
+    Measure {
+        /// Copy sizes in bytes [default: 4 KiB, 1 MiB, 256 MiB]
+        #[arg(long, value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -95,6 +116,104 @@ fn run(cli: Cli) -> Result<()> {
                 anyhow::bail!("write_stdout wrote {written} of {} bytes", text.len());
             }
         }
+        Command::Agree { cases, json } => {
+            let module = embedded_module()?;
+            let results = agree(
+                &RoutineSet::linked(),
+                &RoutineSet::embedded(&module)?,
+                cases,
+            );
+            let mut out = std::io::stdout().lock();
+            if json {
+                let rows: Vec<_> = results
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "name": a.name, "cases": a.cases,
+                            "results_match": a.results_match, "note": a.note,
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
+            } else {
+                for a in &results {
+                    let verdict = match a.results_match {
+                        Some(true) => "agree",
+                        Some(false) => "DIFFER",
+                        None => "not checked",
+                    };
+                    writeln!(
+                        out,
+                        "{:<18} {:>6} cases  {verdict}  {}",
+                        a.name, a.cases, a.note
+                    )?;
+                }
+            }
+        }
+        Command::Measure { sizes, json } => {
+            let module = embedded_module()?;
+            let sizes = if sizes.is_empty() {
+                COPY_SIZES.to_vec()
+            } else {
+                sizes
+            };
+            let figures = measure(&RoutineSet::embedded(&module)?, &sizes)?;
+            print_figures(&mut std::io::stdout().lock(), &figures, json)?;
+        }
     }
     Ok(())
+}
+
+/// Prints the figures as a table, or as one JSON object (see `cargo xtask compare`).
+fn print_figures(w: &mut impl std::io::Write, f: &Figures, json: bool) -> std::io::Result<()> {
+    if json {
+        let copies: Vec<_> = f
+            .copies
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "size": c.size, "memcpy_gbps": c.memcpy_gbps,
+                    "baseline_gbps": c.baseline_gbps, "fast_gbps": c.fast_gbps,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "calls": {
+                "native_ns": f.calls.native_ns,
+                "linked_ns": f.calls.linked_ns,
+                "embedded_ns": f.calls.embedded_ns,
+            },
+            "copies": copies,
+            "seal": {
+                "functions": f.seal.functions,
+                "one_mapping_each_us_per_fn": f.seal.one_mapping_each_us,
+                "shared_mapping_us_per_fn": f.seal.shared_mapping_us,
+            },
+        });
+        return writeln!(w, "{value}");
+    }
+    let c = &f.calls;
+    writeln!(
+        w,
+        "ns per call of add: native {:.2}, linked {:.2}, embedded {:.2}",
+        c.native_ns, c.linked_ns, c.embedded_ns
+    )?;
+    writeln!(
+        w,
+        "{:>10}  {:>12}  {:>12}  {:>12}",
+        "copy size", "memcpy GB/s", "baseline", "fast"
+    )?;
+    for row in &f.copies {
+        writeln!(
+            w,
+            "{:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
+            row.size, row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
+        )?;
+    }
+    let s = &f.seal;
+    writeln!(
+        w,
+        "sealing {} functions, us per function: one mapping each {:.3}, one shared mapping {:.3}",
+        s.functions, s.one_mapping_each_us, s.shared_mapping_us
+    )
 }

@@ -68,6 +68,14 @@ mod linked {
     }
 }
 
+/// `add` through the linked path as a direct call, the way C calls a linked function (a
+/// [`RoutineSet`] calls through a pointer, whichever path it holds).
+#[inline]
+pub fn linked_add(a: u64, b: u64) -> u64 {
+    // SAFETY: add takes and returns integers.
+    unsafe { linked::pl_asm_add(a, b) }
+}
+
 /// One function pointer per routine, from one path; `None` where this CPU cannot run it.
 /// The lifetime ties embedded pointers to their module.
 #[derive(Debug)]
@@ -108,7 +116,7 @@ impl RoutineSet<'static> {
 pub fn embedded_module() -> Result<Module> {
     let mut builder = ModuleBuilder::new();
     for routine in ROUTINES.iter().filter(|r| runnable(r.name)) {
-        builder.add(routine.name, routine.bytes)?;
+        builder.add(routine.name, routine.bytes);
     }
     builder.build()
 }
@@ -146,6 +154,7 @@ impl<'code> RoutineSet<'code> {
         self.add as usize
     }
 
+    #[inline]
     pub fn add(&self, a: u64, b: u64) -> u64 {
         // SAFETY: add takes and returns integers; the pointer is linked or borrows its module.
         unsafe { (self.add)(a, b) }
@@ -207,6 +216,127 @@ impl<'code> RoutineSet<'code> {
         unsafe { f(dst.as_mut_ptr(), src.as_ptr(), src.len()) };
         Ok(())
     }
+}
+
+/// How one routine fared in [`agree`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Agreement {
+    pub name: &'static str,
+    pub cases: usize,
+    /// Whether both paths gave the same results (and the same buffers) in every case; `None`
+    /// when the routine was not checked here.
+    pub results_match: Option<bool>,
+    /// Why it was not checked, or the first case that differed.
+    pub note: String,
+}
+
+/// splitmix64: a plain, seeded, reproducible source of test inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// One case of a routine on both paths: whether they agreed, or why it could not run.
+type Case<'a> = &'a dyn Fn(&mut Rng) -> Result<bool, String>;
+
+/// Runs every routine but write_stdout (whose output is stdout: run `polylink-jit write`
+/// through each path and compare) on `cases` pseudo-random inputs through both paths.
+pub fn agree(linked: &RoutineSet<'_>, embedded: &RoutineSet<'_>, cases: usize) -> Vec<Agreement> {
+    let (l, e) = (linked, embedded);
+    let checks: [(&'static str, Case<'_>); 5] = [
+        ("add", &|r| {
+            let (a, b) = (r.next(), r.next());
+            Ok(l.add(a, b) == e.add(a, b))
+        }),
+        ("clamp_sum", &|r| {
+            let values: Vec<i64> = (0..r.next() % 64).map(|_| r.next() as i64).collect();
+            let (mul, add, lo, hi) = (
+                r.next() as i64,
+                r.next() as i64,
+                r.next() as i64,
+                r.next() as i64,
+            );
+            Ok(l.clamp_sum(&values, mul, add, lo, hi) == e.clamp_sum(&values, mul, add, lo, hi))
+        }),
+        ("copy_avx_baseline", &|r| {
+            let len = (r.next() as usize % 64) * 64;
+            copies_agree(len, r.next(), &|d, s| l.copy_avx_baseline(d, s), &|d, s| {
+                e.copy_avx_baseline(d, s)
+            })
+        }),
+        ("copy_fast", &|r| {
+            let len = r.next() as usize % 5000;
+            copies_agree(len, r.next(), &|d, s| l.copy_fast(d, s), &|d, s| {
+                e.copy_fast(d, s)
+            })
+        }),
+        ("mix", &|r| {
+            let (a, b, c) = (r.next(), r.next(), r.next());
+            Ok(l.mix(a, b, c) == e.mix(a, b, c))
+        }),
+    ];
+    let mut rng = Rng(0x853c_49e6_748f_ea9b);
+    let mut results: Vec<Agreement> = checks
+        .iter()
+        .map(|&(name, case)| {
+            let mut first_difference = None;
+            for i in 0..cases {
+                match case(&mut rng) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        first_difference.get_or_insert(format!("case {i} differs"));
+                    }
+                    Err(why) => {
+                        return Agreement {
+                            name,
+                            cases: i,
+                            results_match: None,
+                            note: why,
+                        };
+                    }
+                }
+            }
+            Agreement {
+                name,
+                cases,
+                results_match: Some(first_difference.is_none()),
+                note: first_difference.unwrap_or_default(),
+            }
+        })
+        .collect();
+    results.push(Agreement {
+        name: "write_stdout",
+        cases: 0,
+        results_match: None,
+        note: "writes to stdout: compare `polylink-jit write --via linked|embedded TEXT`".into(),
+    });
+    results
+}
+
+/// A copy routine as [`RoutineSet`] offers it.
+type Copy<'a> = &'a dyn Fn(&mut [u8], &[u8]) -> Result<()>;
+
+/// Copies `len` bytes into a 64-byte-aligned spot of a larger buffer with both copies: whether
+/// both wrote exactly the source's bytes there and nothing around them.
+fn copies_agree(len: usize, fill: u64, a: Copy<'_>, b: Copy<'_>) -> Result<bool, String> {
+    let aligned = |v: &[u8]| v.as_ptr().addr().next_multiple_of(64) - v.as_ptr().addr();
+    let src_store: Vec<u8> = (0..len + 64).map(|i| (i as u64 ^ fill) as u8).collect();
+    let src = &src_store[aligned(&src_store)..][..len];
+    let exact = |copy: Copy<'_>| {
+        let mut dst = vec![0xeeu8; len + 128];
+        let at = aligned(&dst);
+        copy(&mut dst[at..at + len], src).map_err(|e| e.to_string())?;
+        let around = dst[..at].iter().chain(&dst[at + len..]).all(|&b| b == 0xee);
+        Ok::<_, String>(around && dst[at..at + len] == *src)
+    };
+    Ok(exact(a)? && exact(b)?)
 }
 
 /// Why a routine is absent: the CPU feature it needs.
