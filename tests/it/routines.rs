@@ -101,7 +101,7 @@ proptest! {
     #[test]
     fn write_stdout_writes_exactly_its_bytes(text in "[ -~]{1,200}") {
         for via in ["linked", "embedded"] {
-            let output = output_of(jit().args(["write", "--via", via, &text]));
+            let output = output_of(jit().args(["write", "--via", via, "--", &text]));
             prop_assert!(output.status.success(), "{}", describe(via, &output));
             prop_assert_eq!(String::from_utf8_lossy(&output.stdout), text.as_str(), "{}", via);
         }

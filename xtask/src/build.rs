@@ -81,7 +81,12 @@ struct Run<'a> {
 /// Runs the whole plan and writes the manifest.
 pub fn run(plan: &Plan, verbose: bool) -> Result<Manifest> {
     let started = Instant::now();
-    for dir in plan.layout.dirs() {
+    for dir in plan
+        .layout
+        .output_dirs()
+        .into_iter()
+        .chain([plan.layout.stamps_dir()])
+    {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
     }
@@ -378,6 +383,7 @@ impl Run<'_> {
             native_static_libs: self.vars.native_libs.clone().unwrap_or_default(),
             staticlibs: artifacts("lib"),
             objects: artifacts("obj"),
+            raw_bins: artifacts("raw"),
             programs,
         })
     }

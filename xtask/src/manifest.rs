@@ -17,6 +17,8 @@ pub struct Manifest {
     pub native_static_libs: Vec<String>,
     pub staticlibs: Vec<Artifact>,
     pub objects: Vec<Artifact>,
+    /// Raw code from `nasm -f bin`: no headers, to be loaded at run time.
+    pub raw_bins: Vec<Artifact>,
     pub programs: Vec<Program>,
 }
 
@@ -62,6 +64,10 @@ impl Manifest {
 
     pub fn object(&self, name: &str) -> Option<&Artifact> {
         self.objects.iter().find(|o| o.name == name)
+    }
+
+    pub fn raw_bin(&self, name: &str) -> Option<&Artifact> {
+        self.raw_bins.iter().find(|o| o.name == name)
     }
 
     pub fn staticlib(&self, name: &str) -> Option<&Artifact> {

@@ -50,6 +50,11 @@ impl Layout {
         self.out.join("bin").join(name)
     }
 
+    /// Raw code: `nasm -f bin` output, no headers.
+    pub fn raw(&self, name: &str) -> PathBuf {
+        self.out.join("raw").join(name)
+    }
+
     pub fn manifest(&self) -> PathBuf {
         self.out.join("manifest.json")
     }
@@ -59,12 +64,17 @@ impl Layout {
         let name = relative_to(output, &self.out)
             .to_string_lossy()
             .replace('/', "__");
-        self.out.join(".stamps").join(format!("{name}.json"))
+        self.stamps_dir().join(format!("{name}.json"))
     }
 
-    /// The directories build-all writes into.
-    pub fn dirs(&self) -> [PathBuf; 4] {
-        ["obj", "lib", "bin", ".stamps"].map(|d| self.out.join(d))
+    /// The directories build-all writes its outputs into.
+    pub fn output_dirs(&self) -> [PathBuf; 4] {
+        ["obj", "lib", "bin", "raw"].map(|d| self.out.join(d))
+    }
+
+    /// Where the stamps live (see [`Layout::stamp`]).
+    pub fn stamps_dir(&self) -> PathBuf {
+        self.out.join(".stamps")
     }
 
     /// `path` as commands see it: relative to the source tree, which is their working directory.
@@ -192,6 +202,19 @@ pub struct Plan {
     pub cc: String,
 }
 
+/// The routines: the `.asm` files of `asm/routines/`, by name, sorted.
+pub fn routines(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("asm/routines"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "asm"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names
+}
+
 /// A program linked by build-all: its name, entry point, linker and inputs.
 struct Link {
     name: &'static str,
@@ -223,7 +246,23 @@ impl Plan {
         let l = plan.layout.clone();
 
         for name in ["asm-start", "freestanding-start"] {
-            plan.assemble(name);
+            let source = format!("asm/{name}.asm");
+            let object = l.obj(&format!("{name}.o"));
+            plan.assemble(
+                &source,
+                platform::NASM_OBJECT_FORMAT,
+                object,
+                source.clone(),
+            );
+        }
+        // Each routine twice from one source: an object to link, raw bytes to load.
+        for name in routines(&l.root) {
+            let source = format!("asm/routines/{name}.asm");
+            let object = l.obj(&format!("{name}.o"));
+            let format = platform::NASM_OBJECT_FORMAT;
+            plan.assemble(&source, format, object, format!("{source} ({format})"));
+            let raw = l.raw(&format!("{name}.bin"));
+            plan.assemble(&source, "bin", raw, format!("{source} (bin)"));
         }
         for name in ["tour", "c-main", "c-start"] {
             plan.compile_c(cc, name);
@@ -266,6 +305,24 @@ impl Plan {
             l.bin("rust-calls-c-and-asm"),
             false,
         );
+        plan.cargo(
+            "polylink-jit",
+            &["build", "--package", "polylink-jit", "--release"],
+            "release/polylink-jit",
+            l.bin("polylink-jit"),
+            false,
+        );
+        plan.programs.push(ProgramSpec {
+            name: "polylink-jit",
+            entry: "main",
+            linker: "cargo",
+            uses_libc: true,
+            static_link: false,
+            inputs: ["jit/src/main.rs", "asm/routines"]
+                .map(|p| Arg::Path(l.root.join(p)))
+                .into(),
+            output: l.bin("polylink-jit"),
+        });
         plan.programs.push(ProgramSpec {
             name: "rust-calls-c-and-asm",
             entry: "main",
@@ -337,16 +394,17 @@ impl Plan {
         plan
     }
 
-    fn assemble(&mut self, name: &str) {
-        let source = self.layout.root.join(format!("asm/{name}.asm"));
-        let args = lits(["-f", platform::NASM_OBJECT_FORMAT, "-o"])
+    /// `nasm -f FORMAT -o OUTPUT SOURCE`, with SOURCE relative to the source tree.
+    fn assemble(&mut self, source: &str, format: &str, output: PathBuf, subject: String) {
+        let source = self.layout.root.join(source);
+        let args = lits(["-f", format, "-o"])
             .chain([Arg::Output, Arg::Path(source.clone())])
             .collect();
         self.steps.push(Step {
             verb: "Assembling",
-            subject: format!("asm/{name}.asm"),
+            subject,
             inputs: vec![source],
-            output: self.layout.obj(&format!("{name}.o")),
+            output,
             action: Action::Tool {
                 program: "nasm".into(),
                 args,
@@ -472,7 +530,7 @@ impl Plan {
              cd {}\n\
              mkdir -p {}",
             shell_quote(&l.root.to_string_lossy()),
-            l.dirs()[..3]
+            l.output_dirs()
                 .iter()
                 .map(|d| show(d))
                 .collect::<Vec<_>>()
