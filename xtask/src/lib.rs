@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod cmd;
+pub mod compare;
 pub mod fsutil;
 pub mod header;
 pub mod link_demo;

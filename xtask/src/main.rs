@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, header, link_demo, tools};
+use xtask::{build, compare, header, link_demo, tools};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,6 +43,15 @@ enum Task {
         /// Do not write: fail when the committed header is stale
         #[arg(long)]
         check: bool,
+    },
+    /// The same machine code linked and embedded: bytes, results and costs side by side
+    Compare {
+        /// Print one JSON object instead of tables
+        #[arg(long)]
+        json: bool,
+        /// Echo every command
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo {
@@ -95,6 +104,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "already current"
             };
             build::progress("Finished", &format!("{} {state}", header::HEADER));
+        }
+        Task::Compare { json, verbose } => {
+            let plan = Plan::new(Layout::new(&root, None), &tools::c_compiler()?);
+            let manifest = build_all(&plan, verbose)?;
+            let report = compare::run(&manifest, verbose)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                compare::print_json(&mut out, &report)?;
+            } else {
+                compare::print_table(&mut out, &report)?;
+            }
+            if !report.consistent() {
+                eprintln!("error: the linked and embedded routines differ");
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Task::LinkDemo { verbose } => {
             let plan = Plan::new(Layout::new(&root, None), &tools::c_compiler()?);

@@ -1,0 +1,390 @@
+//! `cargo xtask compare`: the same machine code, linked and embedded, side by side.
+//!
+//! Per routine: its bytes in the elf64 object (read with `object`) against the raw bin, byte
+//! for byte (a routine whose bytes carry relocations cannot be embedded raw, and the row says
+//! so); whether both paths give the same results (`polylink-jit agree`, and the exact bytes
+//! `polylink-jit write` puts on stdout through each path). Then the costs, measured side by
+//! side in one run by the release `polylink-jit measure`, as ratios against their targets.
+//!
+//! xtask only reads files and starts `polylink-jit`: linking the routines into xtask would
+//! need nasm to build xtask itself, before build-all could check for it.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use object::{Object, ObjectSection, ObjectSymbol};
+use serde_json::{Value, json};
+
+use crate::cmd::Cmd;
+use crate::manifest::Manifest;
+
+/// One routine's row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoutineRow {
+    pub name: String,
+    pub bytes: usize,
+    /// Relocations inside the routine's bytes in the object: each is a hole the linker fills.
+    pub relocations: usize,
+    pub bytes_identical: bool,
+    /// `None` when the results were not compared.
+    pub results_match: Option<bool>,
+    pub cases: usize,
+    pub note: String,
+}
+
+/// Whether smaller or larger is better for a ratio.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Target {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ratio {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: f64,
+    pub target: Option<Target>,
+}
+
+impl Ratio {
+    pub fn met(&self) -> Option<bool> {
+        self.target.map(|t| match t {
+            Target::AtMost(max) => self.value <= max,
+            Target::AtLeast(min) => self.value >= min,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub routines: Vec<RoutineRow>,
+    pub ratios: Vec<Ratio>,
+    /// `polylink-jit measure --json`, as it printed it.
+    pub figures: Value,
+}
+
+impl Report {
+    /// Whether every routine is byte-identical on both paths (or honestly cannot be) and gives
+    /// the same results.
+    pub fn consistent(&self) -> bool {
+        self.routines
+            .iter()
+            .all(|r| (r.bytes_identical || r.relocations > 0) && r.results_match != Some(false))
+    }
+}
+
+/// The texts the write routine is checked with, through each path.
+const WRITE_TEXTS: [&str; 3] = ["hello from the write routine\n", "two\nlines\n", "-"];
+
+/// Compares every routine of the build in `manifest` and measures the costs.
+pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
+    let jit = &manifest
+        .program("polylink-jit")
+        .context("the build manifest lists no polylink-jit")?
+        .path;
+    let jit = jit.to_string_lossy().into_owned();
+    let agree: Value = json_of(Cmd::new(&jit).args(["agree", "--json"]), verbose)?;
+
+    let mut routines = Vec::new();
+    for raw in &manifest.raw_bins {
+        let name = raw.name.trim_end_matches(".bin").to_owned();
+        let object = manifest
+            .object(&format!("{name}.o"))
+            .with_context(|| format!("the build manifest lists no object for {name}"))?;
+        let symbol = format!("pl_asm_{name}");
+        let (linked, relocations) = routine_in_object(&object.path, &symbol)?;
+        let embedded = std::fs::read(&raw.path)
+            .with_context(|| format!("could not read {}", raw.path.display()))?;
+        let mut row = RoutineRow {
+            name: name.clone(),
+            bytes: embedded.len(),
+            relocations,
+            bytes_identical: relocations == 0 && linked == embedded,
+            results_match: None,
+            cases: 0,
+            note: String::new(),
+        };
+        if relocations > 0 {
+            row.note = format!("needs {relocations} relocations: cannot be embedded raw");
+        }
+        if name == "write_stdout" {
+            row.results_match = Some(writes_agree(&jit, verbose)?);
+            row.cases = WRITE_TEXTS.len();
+            row.note = "the exact bytes on stdout, through each path".into();
+        } else if let Some(found) = agree
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["name"] == name.as_str()))
+        {
+            row.results_match = found["results_match"].as_bool();
+            row.cases = found["cases"].as_u64().unwrap_or(0) as usize;
+            if let Some(note) = found["note"].as_str().filter(|n| !n.is_empty()) {
+                row.note = note.to_owned();
+            }
+        }
+        routines.push(row);
+    }
+
+    let figures: Value = json_of(Cmd::new(&jit).args(["measure", "--json"]), verbose)?;
+    let ratios = ratios(&figures)?;
+    Ok(Report {
+        routines,
+        ratios,
+        figures,
+    })
+}
+
+/// Runs `cmd` and parses its stdout as JSON.
+fn json_of(cmd: Cmd, verbose: bool) -> Result<Value> {
+    let output = cmd.run(verbose)?;
+    serde_json::from_slice(&output.stdout).with_context(|| format!("`{cmd}` printed no JSON"))
+}
+
+/// The bytes of `symbol` in the object at `path`, and how many relocations fall inside them.
+pub fn routine_in_object(path: &Path, symbol: &str) -> Result<(Vec<u8>, usize)> {
+    let data = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .with_context(|| format!("{} is not an object file", path.display()))?;
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(symbol))
+        .with_context(|| format!("{} has no symbol {symbol}", path.display()))?;
+    let index = sym
+        .section_index()
+        .with_context(|| format!("{symbol} in {} is not in a section", path.display()))?;
+    let section = file.section_by_index(index)?;
+    let start = sym.address() - section.address();
+    let range = start..start + sym.size();
+    let bytes = section
+        .data()?
+        .get(range.start as usize..range.end as usize)
+        .with_context(|| format!("{symbol} in {} runs past its section", path.display()))?
+        .to_vec();
+    let relocations = section
+        .relocations()
+        .filter(|(offset, _)| range.contains(offset))
+        .count();
+    Ok((bytes, relocations))
+}
+
+/// Whether `polylink-jit write` puts exactly the given bytes on stdout through both paths.
+fn writes_agree(jit: &str, verbose: bool) -> Result<bool> {
+    for text in WRITE_TEXTS {
+        for via in ["linked", "embedded"] {
+            let output = Cmd::new(jit)
+                .args(["write", "--via", via, "--", text])
+                .run(verbose)?;
+            if output.stdout != text.as_bytes() {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn ratios(f: &Value) -> Result<Vec<Ratio>> {
+    let number = |v: &Value, what: &str| {
+        v.as_f64()
+            .with_context(|| format!("polylink-jit measure gave no number for {what}"))
+    };
+    let copy = |size: u64, field: &str| -> Result<f64> {
+        let rows = f["copies"]
+            .as_array()
+            .context("polylink-jit measure gave no copies")?;
+        let row = rows
+            .iter()
+            .find(|r| r["size"].as_u64() == Some(size))
+            .with_context(|| format!("polylink-jit measure has no copy of {size} bytes"))?;
+        number(&row[field], field)
+    };
+    let (kib4, mib256) = (4 << 10, 256 << 20);
+    let calls = &f["calls"];
+    let seal = &f["seal"];
+    if calls.is_null() || seal.is_null() {
+        bail!("polylink-jit measure printed no call or seal figures");
+    }
+    Ok(vec![
+        Ratio {
+            key: "embedded_over_linked_call",
+            label: "embedded call / linked call (time)",
+            value: number(&calls["embedded_ns"], "embedded_ns")?
+                / number(&calls["linked_ns"], "linked_ns")?,
+            target: Some(Target::AtMost(1.05)),
+        },
+        Ratio {
+            key: "fast_copy_over_memcpy_256mib",
+            label: "fast copy / memcpy at 256 MiB (GB/s)",
+            value: copy(mib256, "fast_gbps")? / copy(mib256, "memcpy_gbps")?,
+            target: Some(Target::AtLeast(0.95)),
+        },
+        Ratio {
+            key: "fast_copy_over_memcpy_4kib",
+            label: "fast copy / memcpy at 4 KiB (GB/s)",
+            value: copy(kib4, "fast_gbps")? / copy(kib4, "memcpy_gbps")?,
+            target: Some(Target::AtLeast(0.8)),
+        },
+        Ratio {
+            key: "fast_copy_over_baseline_256mib",
+            label: "fast copy / baseline AVX copy at 256 MiB (GB/s)",
+            value: copy(mib256, "fast_gbps")? / copy(mib256, "baseline_gbps")?,
+            target: Some(Target::AtLeast(1.1)),
+        },
+        Ratio {
+            key: "fast_copy_over_baseline_4kib",
+            label: "fast copy / baseline AVX copy at 4 KiB (GB/s)",
+            value: copy(kib4, "fast_gbps")? / copy(kib4, "baseline_gbps")?,
+            target: None,
+        },
+        Ratio {
+            key: "batched_seal_us_per_fn",
+            label: "sealing in one shared mapping (us per function)",
+            value: number(
+                &seal["shared_mapping_us_per_fn"],
+                "shared_mapping_us_per_fn",
+            )?,
+            target: Some(Target::AtMost(0.1)),
+        },
+        Ratio {
+            key: "one_mapping_each_over_shared_seal",
+            label: "one mapping per function / shared mapping (time)",
+            value: number(
+                &seal["one_mapping_each_us_per_fn"],
+                "one_mapping_each_us_per_fn",
+            )? / number(
+                &seal["shared_mapping_us_per_fn"],
+                "shared_mapping_us_per_fn",
+            )?,
+            target: None,
+        },
+    ])
+}
+
+/// Prints the report as one JSON object.
+pub fn print_json(w: &mut impl Write, report: &Report) -> Result<()> {
+    let routines: Vec<Value> = report
+        .routines
+        .iter()
+        .map(|r| {
+            json!({
+                "name": r.name, "bytes": r.bytes, "relocations": r.relocations,
+                "bytes_identical": r.bytes_identical, "results_match": r.results_match,
+                "cases": r.cases, "note": r.note,
+            })
+        })
+        .collect();
+    let ratios: serde_json::Map<String, Value> = report
+        .ratios
+        .iter()
+        .map(|r| (r.key.to_owned(), json!(r.value)))
+        .collect();
+    let targets: Vec<Value> = report
+        .ratios
+        .iter()
+        .filter_map(|r| {
+            let (comparison, target) = match r.target? {
+                Target::AtMost(t) => ("<=", t),
+                Target::AtLeast(t) => (">=", t),
+            };
+            Some(
+                json!({"ratio": r.key, "value": r.value, "comparison": comparison,
+                        "target": target, "met": r.met()}),
+            )
+        })
+        .collect();
+    let value = json!({
+        "routines": routines, "ratios": ratios, "targets": targets, "figures": report.figures,
+    });
+    writeln!(w, "{value}")?;
+    Ok(())
+}
+
+/// Prints the report as tables.
+pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
+    writeln!(
+        w,
+        "{:<18} {:>5} {:>6}  {:<9}  {:<22}  note",
+        "routine", "bytes", "relocs", "identical", "results"
+    )?;
+    for r in &report.routines {
+        let results = match r.results_match {
+            Some(true) => format!("agree ({} cases)", r.cases),
+            Some(false) => format!("DIFFER ({} cases)", r.cases),
+            None => "not compared".to_owned(),
+        };
+        let identical = if r.bytes_identical { "yes" } else { "NO" };
+        writeln!(
+            w,
+            "{:<18} {:>5} {:>6}  {identical:<9}  {results:<22}  {}",
+            r.name, r.bytes, r.relocations, r.note
+        )?;
+    }
+
+    let f = &report.figures;
+    let calls = &f["calls"];
+    writeln!(w)?;
+    writeln!(
+        w,
+        "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}",
+        calls["native_ns"].as_f64().unwrap_or(f64::NAN),
+        calls["linked_ns"].as_f64().unwrap_or(f64::NAN),
+        calls["embedded_ns"].as_f64().unwrap_or(f64::NAN)
+    )?;
+    writeln!(
+        w,
+        "{:>10}  {:>12}  {:>12}  {:>12}",
+        "copy GB/s", "glibc memcpy", "baseline AVX", "fast copy"
+    )?;
+    for row in f["copies"].as_array().into_iter().flatten() {
+        let size = row["size"].as_u64().unwrap_or(0);
+        let size = match size {
+            s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+            s => format!("{} KiB", s >> 10),
+        };
+        let g = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
+        writeln!(
+            w,
+            "{size:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
+            g("memcpy_gbps"),
+            g("baseline_gbps"),
+            g("fast_gbps")
+        )?;
+    }
+    let seal = &f["seal"];
+    writeln!(
+        w,
+        "sealing {} small functions: {:.3} us each in its own mapping, {:.3} us each in one shared mapping",
+        seal["functions"].as_u64().unwrap_or(0),
+        seal["one_mapping_each_us_per_fn"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        seal["shared_mapping_us_per_fn"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    )?;
+
+    writeln!(w)?;
+    writeln!(
+        w,
+        "{:<50} {:>9}  {:<8}  verdict",
+        "ratio (measured side by side in this run)", "value", "target"
+    )?;
+    for r in &report.ratios {
+        let (target, verdict) = match (r.target, r.met()) {
+            (Some(Target::AtMost(t)), Some(met)) => (format!("<= {t}"), met),
+            (Some(Target::AtLeast(t)), Some(met)) => (format!(">= {t}"), met),
+            _ => (String::new(), true),
+        };
+        let verdict = match (r.target, verdict) {
+            (None, _) => "",
+            (Some(_), true) => "met",
+            (Some(_), false) => "MISSED",
+        };
+        writeln!(
+            w,
+            "{:<50} {:>9.3}  {target:<8}  {verdict}",
+            r.label, r.value
+        )?;
+    }
+    Ok(())
+}
