@@ -216,3 +216,79 @@ fn a_hundred_thousand_seals_leave_memory_flat() {
     );
     assert!(grown < 200 * 1024, "the address space grew by {grown} KiB");
 }
+
+/// Machine code no one here wrote: gcc -O2 compiles a leaf function, its bytes are cut out of
+/// the object by symbol (they need no relocations), and polylink-jit runs them. The same object
+/// linked into a C program gives the native answers to compare with.
+#[test]
+fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("gcd.c");
+    std::fs::write(
+        &c,
+        "unsigned long gcd(unsigned long a, unsigned long b) {\n\
+         \x20   while (b) { unsigned long t = a % b; a = b; b = t; }\n\
+         \x20   return a;\n}\n",
+    )
+    .unwrap();
+    let main = dir.path().join("main.c");
+    std::fs::write(
+        &main,
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         unsigned long gcd(unsigned long, unsigned long);\n\
+         int main(int argc, char **argv) {\n\
+         \x20   printf(\"%lu\\n\", gcd(strtoul(argv[1], 0, 0), strtoul(argv[2], 0, 0)));\n\
+         \x20   return argc != 3;\n}\n",
+    )
+    .unwrap();
+    let object = dir.path().join("gcd.o");
+    let native = dir.path().join("native");
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    for args in [
+        vec![
+            "-O2",
+            "-c",
+            "-o",
+            object.to_str().unwrap(),
+            c.to_str().unwrap(),
+        ],
+        vec![
+            "-O2",
+            "-o",
+            native.to_str().unwrap(),
+            main.to_str().unwrap(),
+            object.to_str().unwrap(),
+        ],
+    ] {
+        let output = output_of(std::process::Command::new("cc").args(&args));
+        assert!(
+            output.status.success(),
+            "{}",
+            describe(&format!("cc {args:?}"), &output)
+        );
+    }
+    let (bytes, relocations) = xtask::compare::routine_in_object(&object, "gcd").unwrap();
+    assert_eq!(relocations, 0, "a leaf function needs no relocations");
+    let raw = dir.path().join("gcd.bin");
+    std::fs::write(&raw, &bytes).unwrap();
+
+    for (a, b) in [
+        (48u64, 18u64),
+        (0, 7),
+        (7, 0),
+        (1071, 462),
+        (u64::MAX, 3 << 40),
+        (97, 89),
+    ] {
+        let (a, b) = (a.to_string(), b.to_string());
+        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+        let expected = output_of(std::process::Command::new(&native).args([&a, &b]));
+        let got = output_of(jit().arg("run").arg(&raw).args([&a, &b]));
+        assert!(
+            got.status.success(),
+            "{}",
+            describe("polylink-jit run gcd.bin", &got)
+        );
+        assert_eq!(got.stdout, expected.stdout, "gcd({a}, {b})");
+    }
+}
