@@ -321,15 +321,20 @@ pub fn agree(linked: &RoutineSet<'_>, embedded: &RoutineSet<'_>, cases: usize) -
 }
 
 /// A copy routine as [`RoutineSet`] offers it.
-type Copy<'a> = &'a dyn Fn(&mut [u8], &[u8]) -> Result<()>;
+type CopyRoutine<'a> = &'a dyn Fn(&mut [u8], &[u8]) -> Result<()>;
 
 /// Copies `len` bytes into a 64-byte-aligned spot of a larger buffer with both copies: whether
 /// both wrote exactly the source's bytes there and nothing around them.
-fn copies_agree(len: usize, fill: u64, a: Copy<'_>, b: Copy<'_>) -> Result<bool, String> {
+fn copies_agree(
+    len: usize,
+    fill: u64,
+    a: CopyRoutine<'_>,
+    b: CopyRoutine<'_>,
+) -> Result<bool, String> {
     let aligned = |v: &[u8]| v.as_ptr().addr().next_multiple_of(64) - v.as_ptr().addr();
     let src_store: Vec<u8> = (0..len + 64).map(|i| (i as u64 ^ fill) as u8).collect();
     let src = &src_store[aligned(&src_store)..][..len];
-    let exact = |copy: Copy<'_>| {
+    let exact = |copy: CopyRoutine<'_>| {
         let mut dst = vec![0xeeu8; len + 128];
         let at = aligned(&dst);
         copy(&mut dst[at..at + len], src).map_err(|e| e.to_string())?;

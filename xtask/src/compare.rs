@@ -48,6 +48,16 @@ pub struct Ratio {
     pub target: Option<Target>,
 }
 
+impl Target {
+    /// The comparison and the bound: ("<=", 1.05).
+    pub fn parts(self) -> (&'static str, f64) {
+        match self {
+            Target::AtMost(t) => ("<=", t),
+            Target::AtLeast(t) => (">=", t),
+        }
+    }
+}
+
 impl Ratio {
     pub fn met(&self) -> Option<bool> {
         self.target.map(|t| match t {
@@ -282,10 +292,7 @@ pub fn print_json(w: &mut impl Write, report: &Report) -> Result<()> {
         .ratios
         .iter()
         .filter_map(|r| {
-            let (comparison, target) = match r.target? {
-                Target::AtMost(t) => ("<=", t),
-                Target::AtLeast(t) => (">=", t),
-            };
+            let (comparison, target) = r.target?.parts();
             Some(
                 json!({"ratio": r.key, "value": r.value, "comparison": comparison,
                         "target": target, "met": r.met()}),
@@ -370,15 +377,14 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
         "ratio (measured side by side in this run)", "value", "target"
     )?;
     for r in &report.ratios {
-        let (target, verdict) = match (r.target, r.met()) {
-            (Some(Target::AtMost(t)), Some(met)) => (format!("<= {t}"), met),
-            (Some(Target::AtLeast(t)), Some(met)) => (format!(">= {t}"), met),
-            _ => (String::new(), true),
-        };
-        let verdict = match (r.target, verdict) {
-            (None, _) => "",
-            (Some(_), true) => "met",
-            (Some(_), false) => "MISSED",
+        let target = r.target.map_or(String::new(), |t| {
+            let (comparison, bound) = t.parts();
+            format!("{comparison} {bound}")
+        });
+        let verdict = match r.met() {
+            None => "",
+            Some(true) => "met",
+            Some(false) => "MISSED",
         };
         writeln!(
             w,

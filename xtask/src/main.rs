@@ -1,7 +1,7 @@
 //! `cargo xtask`: parses the command line and dispatches to one module per task.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -106,8 +106,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             build::progress("Finished", &format!("{} {state}", header::HEADER));
         }
         Task::Compare { json, verbose } => {
-            let plan = Plan::new(Layout::new(&root, None), &tools::c_compiler()?);
-            let manifest = build_all(&plan, verbose)?;
+            let (_, manifest) = default_build(&root, verbose)?;
             let report = compare::run(&manifest, verbose)?;
             let mut out = std::io::stdout().lock();
             if json {
@@ -121,8 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Task::LinkDemo { verbose } => {
-            let plan = Plan::new(Layout::new(&root, None), &tools::c_compiler()?);
-            let manifest = build_all(&plan, verbose)?;
+            let (plan, manifest) = default_build(&root, verbose)?;
             let verdict = link_demo::run(&manifest, &plan.cc, verbose, &mut std::io::stdout())?;
             if verdict.undefined.is_empty() || !verdict.right_order_links {
                 eprintln!("error: the linker did not behave as GNU ld does");
@@ -131,6 +129,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tasks that inspect the build first bring the default build up to date.
+fn default_build(root: &Path, verbose: bool) -> Result<(Plan, xtask::manifest::Manifest)> {
+    let plan = Plan::new(Layout::new(root, None), &tools::c_compiler()?);
+    let manifest = build_all(&plan, verbose)?;
+    Ok((plan, manifest))
 }
 
 fn build_all(plan: &Plan, verbose: bool) -> Result<xtask::manifest::Manifest> {
