@@ -6,6 +6,7 @@
 //! rdi, rsi, … as the System V ABI says.
 
 pub mod cpu;
+pub mod emit;
 mod error;
 pub mod exec;
 pub mod measure;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use polylink_jit::exec::CodeBuffer;
 use std::io::Write as _;
 
+use polylink_jit::emit::text;
 use polylink_jit::measure::{COPY_SIZES, Figures, measure};
 use polylink_jit::routines::{RoutineSet, agree, embedded_module};
 use polylink_jit::{Error, cpu, raw};
@@ -33,6 +34,25 @@ enum Command {
         /// Unsigned integers, decimal or 0x-prefixed hexadecimal
         #[arg(value_parser = parse_u64, allow_hyphen_values = true)]
         args: Vec<u64>,
+    },
+    /// Assemble instructions in NASM syntax (the subset the emitter encodes), separated by `;` or
+    /// newlines, then print them as hex, write them as a raw bin, or call them
+    #[command(group = clap::ArgGroup::new("source").required(true).args(["text", "file"]))]
+    Asm {
+        /// The instructions, e.g. "mov rax, rdi; add rax, rsi; ret"
+        text: Option<String>,
+        /// Read the instructions from FILE instead
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Print the bytes as lowercase hex pairs on one line (the default when nothing else is asked)
+        #[arg(long)]
+        hex: bool,
+        /// Write the bytes to FILE.bin, which `polylink-jit run` can load
+        #[arg(long, value_name = "FILE.bin")]
+        out: Option<PathBuf>,
+        /// Seal the code and call it with up to six unsigned integers; print the result
+        #[arg(long, num_args = 0.., value_name = "ARG", value_parser = parse_u64)]
+        call: Option<Vec<u64>>,
     },
     /// Write TEXT to stdout through the write_stdout routine, linked or embedded
     Write {
@@ -102,6 +122,13 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("calling {}", file.display()))?;
             println!("{result}");
         }
+        Command::Asm {
+            text,
+            file,
+            hex,
+            out,
+            call,
+        } => asm(text, file, hex, out, call)?,
         Command::Write { via, text } => {
             let module;
             let routines = match via {
@@ -162,6 +189,82 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `polylink-jit asm`: assembles, then prints, writes or calls, in that order.
+fn asm(
+    text: Option<String>,
+    file: Option<PathBuf>,
+    hex: bool,
+    out: Option<PathBuf>,
+    call: Option<Vec<u64>>,
+) -> Result<()> {
+    let (source, name) = match (text, &file) {
+        (_, Some(path)) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("could not read {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        (Some(text), None) => (text, "<instructions>".to_string()),
+        (None, None) => anyhow::bail!("no instructions: give them as an argument or with -f FILE"),
+    };
+    let assembled = match text::assemble(&source) {
+        Ok(assembled) => assembled,
+        Err(err @ Error::Syntax { line, column, .. }) => {
+            anyhow::bail!("{name}:{err}\n{}", point_at(&source, line, column))
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context(name)),
+    };
+    let code = assembled.program.code();
+    if code.is_empty() {
+        anyhow::bail!("{name}: no instructions to assemble");
+    }
+    if let Some(args) = &call {
+        // Refused before anything is written, like every other fault.
+        if args.len() > 6 {
+            return Err(Error::TooManyArguments { count: args.len() }.into());
+        }
+        if !assembled.ends_in_ret_or_jmp {
+            anyhow::bail!(
+                "{name}: the code does not end with `ret` or `jmp`, so calling it would run past its end"
+            );
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    if hex || (out.is_none() && call.is_none()) {
+        let pairs: Vec<String> = code.iter().map(|b| format!("{b:02x}")).collect();
+        writeln!(stdout, "{}", pairs.join(" "))?;
+    }
+    if let Some(path) = &out {
+        write_atomically(path, code)?;
+    }
+    if let Some(args) = call {
+        let sealed = assembled.program.seal()?;
+        // SAFETY: as for `run`: the user vouches that the code is a function taking integers and
+        // returning one; it ends in ret or jmp, and its CPU features were checked when sealed.
+        let function = unsafe { sealed.int_function(0) }?;
+        writeln!(stdout, "{}", function.call(&args)?)?;
+    }
+    Ok(())
+}
+
+/// The line of `source` at `line`, and a caret under `column`.
+fn point_at(source: &str, line: usize, column: usize) -> String {
+    let text = source.lines().nth(line - 1).unwrap_or("");
+    format!("  {text}\n  {}^", " ".repeat(column.saturating_sub(1)))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that a failure never
+/// leaves a half-written file under the name.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("could not write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("could not rename {} to {}", tmp.display(), path.display())
+    })
 }
 
 /// Prints the figures as a table, or as one JSON object (see `cargo xtask compare`).
