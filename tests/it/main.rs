@@ -4,6 +4,7 @@
 mod build;
 mod compare;
 mod elf;
+mod emit;
 mod header;
 mod jit;
 mod link_order;
