@@ -65,6 +65,8 @@ pub enum Error {
     UnboundLabel { label: usize },
     #[error("label {label} belongs to another assembler")]
     ForeignLabel { label: usize },
+    #[error("iced-x86 refused an instruction of the measured mix: {cause}")]
+    IcedMix { cause: String },
     /// A statement of `emit::text` that is not in the supported subset of NASM syntax.
     #[error("{line}:{column}: {reason}")]
     Syntax {

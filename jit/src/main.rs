@@ -10,7 +10,7 @@ use std::io::Write as _;
 
 use polylink_jit::emit::text;
 use polylink_jit::measure::{COPY_SIZES, Figures, measure};
-use polylink_jit::routines::{RoutineSet, agree, embedded_module};
+use polylink_jit::routines::{RoutineSet, agree, agree_emitted_add, embedded_module};
 use polylink_jit::{Error, cpu, raw};
 
 #[derive(Debug, Parser)]
@@ -150,14 +150,23 @@ fn run(cli: Cli) -> Result<()> {
                 &RoutineSet::embedded(&module)?,
                 cases,
             );
+            let emitted = agree_emitted_add(&RoutineSet::linked(), cases)?;
+            let emitted_hex = hex_pairs(&emitted.bytes);
             let mut out = std::io::stdout().lock();
             if json {
                 let rows: Vec<_> = results
                     .iter()
                     .map(|a| {
+                        let emitted = (a.name == "add").then(|| {
+                            serde_json::json!({
+                                "bytes": emitted_hex, "cases": emitted.cases,
+                                "results_match": emitted.results_match,
+                            })
+                        });
                         serde_json::json!({
                             "name": a.name, "cases": a.cases,
                             "results_match": a.results_match, "note": a.note,
+                            "emitted": emitted,
                         })
                     })
                     .collect();
@@ -175,6 +184,16 @@ fn run(cli: Cli) -> Result<()> {
                         a.name, a.cases, a.note
                     )?;
                 }
+                let verdict = if emitted.results_match {
+                    "agree"
+                } else {
+                    "DIFFER"
+                };
+                writeln!(
+                    out,
+                    "{:<18} {:>6} cases  {verdict}  emitted add against linked add: {emitted_hex}",
+                    "add (emitted)", emitted.cases
+                )?;
             }
         }
         Command::Measure { sizes, json } => {
@@ -232,8 +251,7 @@ fn asm(
     }
     let mut stdout = std::io::stdout().lock();
     if hex || (out.is_none() && call.is_none()) {
-        let pairs: Vec<String> = code.iter().map(|b| format!("{b:02x}")).collect();
-        writeln!(stdout, "{}", pairs.join(" "))?;
+        writeln!(stdout, "{}", hex_pairs(code))?;
     }
     if let Some(path) = &out {
         write_atomically(path, code)?;
@@ -246,6 +264,12 @@ fn asm(
         writeln!(stdout, "{}", function.call(&args)?)?;
     }
     Ok(())
+}
+
+/// Bytes as lowercase hex pairs separated by single spaces.
+fn hex_pairs(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(" ")
 }
 
 /// The line of `source` at `line`, and a caret under `column`.
@@ -285,6 +309,12 @@ fn print_figures(w: &mut impl std::io::Write, f: &Figures, json: bool) -> std::i
                 "native_ns": f.calls.native_ns,
                 "linked_ns": f.calls.linked_ns,
                 "embedded_ns": f.calls.embedded_ns,
+                "emitted_ns": f.calls.emitted_ns,
+            },
+            "emit": {
+                "instructions": f.emit.instructions,
+                "polylink_ns_per_instruction": f.emit.polylink_ns,
+                "iced_ns_per_instruction": f.emit.iced_ns,
             },
             "copies": copies,
             "seal": {
@@ -298,8 +328,8 @@ fn print_figures(w: &mut impl std::io::Write, f: &Figures, json: bool) -> std::i
     let c = &f.calls;
     writeln!(
         w,
-        "ns per call of add: native {:.2}, linked {:.2}, embedded {:.2}",
-        c.native_ns, c.linked_ns, c.embedded_ns
+        "ns per call of add: native {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
+        c.native_ns, c.linked_ns, c.embedded_ns, c.emitted_ns
     )?;
     writeln!(
         w,
@@ -318,5 +348,11 @@ fn print_figures(w: &mut impl std::io::Write, f: &Figures, json: bool) -> std::i
         w,
         "sealing {} functions, us per function: one mapping each {:.3}, one shared mapping {:.3}",
         s.functions, s.one_mapping_each_us, s.shared_mapping_us
+    )?;
+    let e = &f.emit;
+    writeln!(
+        w,
+        "emitting {} instructions, ns per instruction: polylink {:.2}, iced-x86 encoder {:.2}",
+        e.instructions, e.polylink_ns, e.iced_ns
     )
 }

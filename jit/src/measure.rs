@@ -5,17 +5,31 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use crate::Result;
+use iced_x86::{Code, Encoder, Instruction, MemoryOperand, Register};
+
+use crate::emit::{Assembler, Index, Mem, Program, Reg, Scale, examples};
 use crate::exec::{CodeBuffer, ModuleBuilder};
 use crate::routines::{self, RoutineSet};
+use crate::{Error, Result};
 
-/// Nanoseconds per call of `add`: inlined Rust, the linked routine (a direct call), and the
-/// embedded routine (a call through a pointer into sealed memory).
+/// Nanoseconds per call of `add`: inlined Rust, the linked routine (a direct call), the
+/// embedded routine (a call through a pointer into sealed memory), and the same bytes made by
+/// the emitter (sealed in a mapping of their own).
 #[derive(Clone, Copy, Debug)]
 pub struct CallCosts {
     pub native_ns: f64,
     pub linked_ns: f64,
     pub embedded_ns: f64,
+    pub emitted_ns: f64,
+}
+
+/// Nanoseconds per instruction to encode [`emit_mix`]: polylink's emitter against iced-x86's
+/// encoder making the same bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct EmitCosts {
+    pub instructions: usize,
+    pub polylink_ns: f64,
+    pub iced_ns: f64,
 }
 
 /// Copy throughput at one size, in GB/s (10^9 bytes per second).
@@ -40,6 +54,7 @@ pub struct Figures {
     pub calls: CallCosts,
     pub copies: Vec<CopyRow>,
     pub seal: SealCosts,
+    pub emit: EmitCosts,
 }
 
 /// The sizes the copies are measured at: 4 KiB (L1), 1 MiB (L2), 256 MiB (memory).
@@ -49,13 +64,19 @@ const ROUNDS: usize = 7;
 
 /// Measures everything; `sizes` replaces [`COPY_SIZES`] when given.
 pub fn measure(routines: &RoutineSet<'_>, sizes: &[usize]) -> Result<Figures> {
+    let emitted = examples::add_two().seal()?;
+    // SAFETY: add_two is `u64 f(u64, u64)` and touches no memory.
+    let emitted_add = unsafe { emitted.function::<unsafe extern "C" fn(u64, u64) -> u64>(0) }?;
+    // SAFETY: as above; the pointer is used only while `emitted` is alive, in this function.
+    let add = |a, b| unsafe { emitted_add.call((a, b)) };
     Ok(Figures {
-        calls: call_costs(routines),
+        calls: call_costs(routines, add),
         copies: sizes
             .iter()
             .map(|&size| copy_row(routines, size))
             .collect::<Result<_>>()?,
         seal: seal_costs(1000)?,
+        emit: emit_costs(10_000)?,
     })
 }
 
@@ -71,7 +92,7 @@ fn best_of<const N: usize>(mut run: impl FnMut(usize) -> Result<f64>) -> Result<
     Ok(best)
 }
 
-fn call_costs(embedded: &RoutineSet<'_>) -> CallCosts {
+fn call_costs(embedded: &RoutineSet<'_>, emitted: impl Fn(u64, u64) -> u64) -> CallCosts {
     const CALLS: u64 = 2_000_000;
     // Each call's result feeds the next, so calls cannot overlap or be skipped.
     fn per_call(f: impl Fn(u64, u64) -> u64) -> f64 {
@@ -87,14 +108,16 @@ fn call_costs(embedded: &RoutineSet<'_>) -> CallCosts {
         Ok(match variant {
             0 => per_call(|a, b| a.wrapping_add(b)),
             1 => per_call(routines::linked_add),
-            _ => per_call(|a, b| embedded.add(a, b)),
+            2 => per_call(|a, b| embedded.add(a, b)),
+            _ => per_call(&emitted),
         })
     });
-    let [native_ns, linked_ns, embedded_ns] = timed.expect("timing calls cannot fail");
+    let [native_ns, linked_ns, embedded_ns, emitted_ns] = timed.expect("timing calls cannot fail");
     CallCosts {
         native_ns,
         linked_ns,
         embedded_ns,
+        emitted_ns,
     }
 }
 
@@ -177,5 +200,129 @@ fn seal_costs(functions: usize) -> Result<SealCosts> {
         functions,
         one_mapping_each_us,
         shared_mapping_us,
+    })
+}
+
+/// Instructions in one round of [`emit_mix`] and [`iced_mix`].
+pub const MIX_PER_ROUND: usize = 10;
+
+/// The registers of round `i`: a destination, a source and an index, rotating through all 16
+/// (15 for the index, which cannot be rsp) so that every REX combination occurs.
+fn mix_regs(i: usize) -> (usize, usize, usize) {
+    (i % 16, (i + 5) % 16, (i + 9) % 15)
+}
+
+const INDEX: [Index; 15] = [
+    Index::RAX,
+    Index::RCX,
+    Index::RDX,
+    Index::RBX,
+    Index::RBP,
+    Index::RSI,
+    Index::RDI,
+    Index::R8,
+    Index::R9,
+    Index::R10,
+    Index::R11,
+    Index::R12,
+    Index::R13,
+    Index::R14,
+    Index::R15,
+];
+
+/// A common instruction mix, `rounds` times: mov, add imm8, lea with an index, load, store,
+/// imul, shl, cmp imm32, push and mov imm64.
+pub fn emit_mix(rounds: usize) -> Result<Program> {
+    let mut a = Assembler::with_capacity(rounds * 48);
+    for i in 0..rounds {
+        let (d, s, x) = mix_regs(black_box(i));
+        let (d, s, x) = (Reg::ALL[d], Reg::ALL[s], INDEX[x]);
+        a.mov(d, s)
+            .add(d, 8)
+            .lea(d, Mem::base(s).index(x, Scale::S8).disp(16))
+            .load(d, Mem::at(s, 8))
+            .store(Mem::at(s, 8), d)
+            .imul(d, s)
+            .shl(d, 3)?
+            .cmp(d, 1000)
+            .push(d)
+            .mov_imm64(d, 0x1234_5678_9abc_def0);
+    }
+    a.finish()
+}
+
+/// The same mix through iced-x86's encoder; the bytes are the same as [`emit_mix`]'s.
+pub fn iced_mix(rounds: usize) -> Result<Vec<u8>> {
+    let regs = [
+        Register::RAX,
+        Register::RCX,
+        Register::RDX,
+        Register::RBX,
+        Register::RSP,
+        Register::RBP,
+        Register::RSI,
+        Register::RDI,
+        Register::R8,
+        Register::R9,
+        Register::R10,
+        Register::R11,
+        Register::R12,
+        Register::R13,
+        Register::R14,
+        Register::R15,
+    ];
+    let index: [Register; 15] = INDEX.map(|x| regs[x.reg() as usize]);
+    let fail = |e: iced_x86::IcedError| Error::IcedMix {
+        cause: e.to_string(),
+    };
+    let mut enc = Encoder::try_with_capacity(64, rounds * 48).map_err(fail)?;
+    for i in 0..rounds {
+        let (d, s, x) = mix_regs(black_box(i));
+        let (d, s, x) = (regs[d], regs[s], index[x]);
+        let at = |disp: i64| MemoryOperand::with_base_displ_size(s, disp, 1);
+        let cmp = if d == Register::RAX {
+            Instruction::with2(Code::Cmp_RAX_imm32, d, 1000)
+        } else {
+            Instruction::with2(Code::Cmp_rm64_imm32, d, 1000)
+        };
+        let mix = [
+            Instruction::with2(Code::Mov_rm64_r64, d, s),
+            Instruction::with2(Code::Add_rm64_imm8, d, 8),
+            Instruction::with2(
+                Code::Lea_r64_m,
+                d,
+                MemoryOperand::with_base_index_scale_displ_size(s, x, 8, 16, 1),
+            ),
+            Instruction::with2(Code::Mov_r64_rm64, d, at(8)),
+            Instruction::with2(Code::Mov_rm64_r64, at(8), d),
+            Instruction::with2(Code::Imul_r64_rm64, d, s),
+            Instruction::with2(Code::Shl_rm64_imm8, d, 3),
+            cmp,
+            Instruction::with1(Code::Push_r64, d),
+            Instruction::with2(Code::Mov_r64_imm64, d, 0x1234_5678_9abc_def0u64),
+        ];
+        for instruction in mix {
+            enc.encode(&instruction.map_err(fail)?, 0).map_err(fail)?;
+        }
+    }
+    Ok(enc.take_buffer())
+}
+
+/// Times [`emit_mix`] against [`iced_mix`], `rounds` rounds each, best of interleaved runs.
+pub fn emit_costs(rounds: usize) -> Result<EmitCosts> {
+    let instructions = rounds * MIX_PER_ROUND;
+    let [polylink, iced] = best_of(|variant| {
+        let start = Instant::now();
+        if variant == 0 {
+            black_box(emit_mix(black_box(rounds))?);
+        } else {
+            black_box(iced_mix(black_box(rounds))?);
+        }
+        Ok(start.elapsed().as_nanos() as f64 / instructions as f64)
+    })?;
+    Ok(EmitCosts {
+        instructions,
+        polylink_ns: polylink,
+        iced_ns: iced,
     })
 }

@@ -320,6 +320,35 @@ pub fn agree(linked: &RoutineSet<'_>, embedded: &RoutineSet<'_>, cases: usize) -
     results
 }
 
+/// The `add` routine made by the emitter, against the linked one.
+#[derive(Clone, Debug)]
+pub struct EmittedAgreement {
+    /// The emitter's bytes for `mov rax, rdi; add rax, rsi; ret`.
+    pub bytes: Vec<u8>,
+    pub cases: usize,
+    pub results_match: bool,
+}
+
+/// Calls the emitter's `add` ([`crate::emit::examples::add_two`]) and the linked routine on the
+/// same `cases` pseudo-random inputs.
+pub fn agree_emitted_add(linked: &RoutineSet<'_>, cases: usize) -> Result<EmittedAgreement> {
+    let program = crate::emit::examples::add_two();
+    let sealed = program.seal()?;
+    // SAFETY: add_two is `u64 f(u64, u64)` and touches no memory.
+    let add = unsafe { sealed.function::<unsafe extern "C" fn(u64, u64) -> u64>(0) }?;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let results_match = (0..cases).all(|_| {
+        let (a, b) = (rng.next(), rng.next());
+        // SAFETY: as above.
+        linked.add(a, b) == unsafe { add.call((a, b)) }
+    });
+    Ok(EmittedAgreement {
+        bytes: program.into_bytes(),
+        cases,
+        results_match,
+    })
+}
+
 /// A copy routine as [`RoutineSet`] offers it.
 type CopyRoutine<'a> = &'a dyn Fn(&mut [u8], &[u8]) -> Result<()>;
 

@@ -21,7 +21,19 @@ fn every_routine_is_the_same_bytes_and_gives_the_same_results_on_both_paths() {
     }
     let add = routines.iter().find(|r| r["name"] == "add").unwrap();
     assert_eq!(add["bytes"], 7);
+    // The emitter's add: the object's bytes, the linked routine's results.
+    assert_eq!(add["emitted"]["bytes_identical"], true, "{add}");
+    assert_eq!(add["emitted"]["results_match"], true, "{add}");
+    assert!(
+        routines
+            .iter()
+            .filter(|r| r["name"] != "add")
+            .all(|r| r["emitted"].is_null())
+    );
     for key in [
+        "emitted_over_embedded_call",
+        "emit_ns_per_instruction",
+        "iced_encoder_over_emitter",
         "embedded_over_linked_call",
         "fast_copy_over_memcpy_256mib",
         "fast_copy_over_memcpy_4kib",

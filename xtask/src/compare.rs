@@ -31,6 +31,16 @@ pub struct RoutineRow {
     pub results_match: Option<bool>,
     pub cases: usize,
     pub note: String,
+    /// The same routine made at run time by polylink's emitter, where there is one (`add`).
+    pub emitted: Option<Emitted>,
+}
+
+/// A routine made by the emitter, against the object's bytes and the linked routine's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Emitted {
+    pub bytes_identical: bool,
+    pub results_match: bool,
+    pub cases: usize,
 }
 
 /// Whether smaller or larger is better for a ratio.
@@ -76,12 +86,16 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether every routine is byte-identical on both paths (or honestly cannot be) and gives
+    /// Whether every routine is byte-identical on every path (or honestly cannot be) and gives
     /// the same results.
     pub fn consistent(&self) -> bool {
-        self.routines
-            .iter()
-            .all(|r| (r.bytes_identical || r.relocations > 0) && r.results_match != Some(false))
+        self.routines.iter().all(|r| {
+            (r.bytes_identical || r.relocations > 0)
+                && r.results_match != Some(false)
+                && r.emitted
+                    .as_ref()
+                    .is_none_or(|e| e.bytes_identical && e.results_match)
+        })
     }
 }
 
@@ -115,6 +129,7 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
             results_match: None,
             cases: 0,
             note: String::new(),
+            emitted: None,
         };
         if relocations > 0 {
             row.note = format!("needs {relocations} relocations: cannot be embedded raw");
@@ -132,6 +147,14 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
             if let Some(note) = found["note"].as_str().filter(|n| !n.is_empty()) {
                 row.note = note.to_owned();
             }
+            let emitted = &found["emitted"];
+            if !emitted.is_null() {
+                row.emitted = Some(Emitted {
+                    bytes_identical: emitted["bytes"].as_str() == Some(&hex(&linked)),
+                    results_match: emitted["results_match"].as_bool() == Some(true),
+                    cases: emitted["cases"].as_u64().unwrap_or(0) as usize,
+                });
+            }
         }
         routines.push(row);
     }
@@ -143,6 +166,12 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
         ratios,
         figures,
     })
+}
+
+/// Bytes as `polylink-jit` prints them: lowercase hex pairs separated by spaces.
+fn hex(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(" ")
 }
 
 /// Runs `cmd` and parses its stdout as JSON.
@@ -211,9 +240,14 @@ fn ratios(f: &Value) -> Result<Vec<Ratio>> {
     let (kib4, mib256) = (4 << 10, 256 << 20);
     let calls = &f["calls"];
     let seal = &f["seal"];
-    if calls.is_null() || seal.is_null() {
-        bail!("polylink-jit measure printed no call or seal figures");
+    let emit = &f["emit"];
+    if calls.is_null() || seal.is_null() || emit.is_null() {
+        bail!("polylink-jit measure printed no call, seal or emit figures");
     }
+    let emit_ns = number(
+        &emit["polylink_ns_per_instruction"],
+        "polylink_ns_per_instruction",
+    )?;
     Ok(vec![
         Ratio {
             key: "embedded_over_linked_call",
@@ -267,6 +301,25 @@ fn ratios(f: &Value) -> Result<Vec<Ratio>> {
             )?,
             target: None,
         },
+        Ratio {
+            key: "emitted_over_embedded_call",
+            label: "emitted call / embedded call (time)",
+            value: number(&calls["emitted_ns"], "emitted_ns")?
+                / number(&calls["embedded_ns"], "embedded_ns")?,
+            target: None,
+        },
+        Ratio {
+            key: "emit_ns_per_instruction",
+            label: "emitting one instruction (ns)",
+            value: emit_ns,
+            target: Some(Target::AtMost(5.0)),
+        },
+        Ratio {
+            key: "iced_encoder_over_emitter",
+            label: "iced-x86 encoder / polylink emitter (time)",
+            value: number(&emit["iced_ns_per_instruction"], "iced_ns_per_instruction")? / emit_ns,
+            target: Some(Target::AtLeast(3.0)),
+        },
     ])
 }
 
@@ -280,6 +333,10 @@ pub fn print_json(w: &mut impl Write, report: &Report) -> Result<()> {
                 "name": r.name, "bytes": r.bytes, "relocations": r.relocations,
                 "bytes_identical": r.bytes_identical, "results_match": r.results_match,
                 "cases": r.cases, "note": r.note,
+                "emitted": r.emitted.as_ref().map(|e| json!({
+                    "bytes_identical": e.bytes_identical, "results_match": e.results_match,
+                    "cases": e.cases,
+                })),
             })
         })
         .collect();
@@ -310,8 +367,8 @@ pub fn print_json(w: &mut impl Write, report: &Report) -> Result<()> {
 pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
     writeln!(
         w,
-        "{:<18} {:>5} {:>6}  {:<9}  {:<22}  note",
-        "routine", "bytes", "relocs", "identical", "results"
+        "{:<18} {:>5} {:>6}  {:<9}  {:<22}  {:<23}  note",
+        "routine", "bytes", "relocs", "identical", "results", "emitted"
     )?;
     for r in &report.routines {
         let results = match r.results_match {
@@ -320,9 +377,21 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
             None => "not compared".to_owned(),
         };
         let identical = if r.bytes_identical { "yes" } else { "NO" };
+        let emitted = match &r.emitted {
+            None => "-".to_owned(),
+            Some(e) => format!(
+                "{}, {}",
+                if e.bytes_identical {
+                    "same bytes"
+                } else {
+                    "OTHER BYTES"
+                },
+                if e.results_match { "agree" } else { "DIFFER" }
+            ),
+        };
         writeln!(
             w,
-            "{:<18} {:>5} {:>6}  {identical:<9}  {results:<22}  {}",
+            "{:<18} {:>5} {:>6}  {identical:<9}  {results:<22}  {emitted:<23}  {}",
             r.name, r.bytes, r.relocations, r.note
         )?;
     }
@@ -332,10 +401,11 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}",
+        "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
         calls["native_ns"].as_f64().unwrap_or(f64::NAN),
         calls["linked_ns"].as_f64().unwrap_or(f64::NAN),
-        calls["embedded_ns"].as_f64().unwrap_or(f64::NAN)
+        calls["embedded_ns"].as_f64().unwrap_or(f64::NAN),
+        calls["emitted_ns"].as_f64().unwrap_or(f64::NAN)
     )?;
     writeln!(
         w,
@@ -368,6 +438,17 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
         seal["shared_mapping_us_per_fn"]
             .as_f64()
             .unwrap_or(f64::NAN)
+    )?;
+
+    let emit = &f["emit"];
+    writeln!(
+        w,
+        "emitting {} instructions: {:.2} ns each with polylink's emitter, {:.2} ns with iced-x86's encoder",
+        emit["instructions"].as_u64().unwrap_or(0),
+        emit["polylink_ns_per_instruction"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        emit["iced_ns_per_instruction"].as_f64().unwrap_or(f64::NAN)
     )?;
 
     writeln!(w)?;

@@ -317,6 +317,12 @@ impl<'t> Parser<'_, 't> {
                 _ => Err(self.error(column, "only `bits 64` is supported")),
             };
         }
+        if forms(&mnemonic).is_empty() {
+            return Err(self.error(
+                column,
+                format!("unknown or unsupported instruction `{mnemonic}`"),
+            ));
+        }
         let mut operands = Vec::new();
         if self.peek().is_some() {
             loop {
@@ -559,7 +565,6 @@ impl<'t> Parser<'_, 't> {
                 .and_then(Cond::from_suffix)
                 .is_some();
         if !jump
-            && !forms(mnemonic).is_empty()
             && let Some((O::Name(name), at)) =
                 operands.iter().find(|(o, _)| matches!(o, O::Name(_)))
         {
@@ -651,10 +656,6 @@ impl<'t> Parser<'_, 't> {
                 })
                 .collect::<Result<Vec<u8>>>()
                 .map(Statement::Bytes),
-            _ if forms(mnemonic).is_empty() => Err(self.error(
-                column,
-                format!("unknown or unsupported instruction `{mnemonic}`"),
-            )),
             _ => wrong(),
         }
     }
