@@ -602,6 +602,29 @@ fn fits_i8(v: i64) -> bool {
     i8::try_from(v).is_ok()
 }
 
+/// `a.add(dst, src)` and its five siblings, each [`Assembler::alu`] with its [`AluOp`].
+macro_rules! alu_methods {
+    ($($name:ident = $op:ident),*) => {
+        impl Assembler {
+            $(
+                #[doc = concat!("`", stringify!($name), " dst, src`")]
+                pub fn $name(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
+                    self.alu(AluOp::$op, dst, src)
+                }
+            )*
+        }
+    };
+}
+
+alu_methods!(
+    add = Add,
+    or = Or,
+    and = And,
+    sub = Sub,
+    xor = Xor,
+    cmp = Cmp
+);
+
 impl Assembler {
     pub fn new() -> Assembler {
         Assembler::with_capacity(64)
@@ -776,53 +799,40 @@ impl Assembler {
             Src::Imm(v) if fits_i8(v.into()) => {
                 self.raw(&[0x48 | dst.high(), 0x83, modrm(3, n, dst.low()), v as u8])
             }
-            Src::Imm(v) | Src::Imm32(v) => {
-                let [a, b, c, d] = v.to_le_bytes();
-                if dst == Rax {
-                    self.raw(&[0x48, 8 * n + 5, a, b, c, d])
-                } else {
-                    self.raw(&[0x48 | dst.high(), 0x81, modrm(3, n, dst.low()), a, b, c, d])
-                }
-            }
+            Src::Imm(v) | Src::Imm32(v) => self.imm32_form(8 * n + 5, (0x81, n), dst, v),
         }
     }
 
-    pub fn add(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::Add, dst, src)
-    }
-
-    pub fn or(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::Or, dst, src)
-    }
-
-    pub fn and(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::And, dst, src)
-    }
-
-    pub fn sub(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::Sub, dst, src)
-    }
-
-    pub fn xor(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::Xor, dst, src)
-    }
-
-    pub fn cmp(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
-        self.alu(AluOp::Cmp, dst, src)
+    /// `op r64, imm32`: the one-byte-shorter form without ModRM when `dst` is rax, as NASM picks,
+    /// else `opcode /digit id`.
+    fn imm32_form(
+        &mut self,
+        rax_opcode: u8,
+        (opcode, digit): (u8, u8),
+        dst: Reg,
+        v: i32,
+    ) -> &mut Self {
+        let [a, b, c, d] = v.to_le_bytes();
+        if dst == Rax {
+            self.raw(&[0x48, rax_opcode, a, b, c, d])
+        } else {
+            self.raw(&[
+                0x48 | dst.high(),
+                opcode,
+                modrm(3, digit, dst.low()),
+                a,
+                b,
+                c,
+                d,
+            ])
+        }
     }
 
     /// `test dst, src`: the flags of `dst & src`. It has no 1-byte immediate form.
     pub fn test(&mut self, dst: Reg, src: impl Into<Src>) -> &mut Self {
         match src.into() {
             Src::Reg(src) => self.rr(0x85, dst, src),
-            Src::Imm(v) | Src::Imm32(v) => {
-                let [a, b, c, d] = v.to_le_bytes();
-                if dst == Rax {
-                    self.raw(&[0x48, 0xa9, a, b, c, d])
-                } else {
-                    self.raw(&[0x48 | dst.high(), 0xf7, modrm(3, 0, dst.low()), a, b, c, d])
-                }
-            }
+            Src::Imm(v) | Src::Imm32(v) => self.imm32_form(0xa9, (0xf7, 0), dst, v),
         }
     }
 

@@ -712,3 +712,22 @@ fn polylink_jit_asm_refuses_bad_text_with_the_place_and_the_reason() {
         "{err}"
     );
 }
+
+proptest::proptest! {
+    /// Any text, and any jumble of the front end's own tokens, is assembled or refused with a
+    /// line and column inside the text: never a panic.
+    #[test]
+    fn any_text_is_assembled_or_refused_never_a_panic(
+        text in "(.{0,40})|(((mov|add|lea|shl|jz|db|strict|qword|rax|r12|rsp|\\[|\\]|\\+|-|\\*|,|:|;|\n|0x7f|-129|8|x) ?){0,12})"
+    ) {
+        match assemble(&text) {
+            Ok(assembled) => proptest::prop_assert!(assembled.program.len() <= 16 * text.len()),
+            Err(polylink_jit::Error::Syntax { line, column, .. }) => {
+                let lines: Vec<&str> = text.split('\n').collect();
+                proptest::prop_assert!(line >= 1 && line <= lines.len(), "line {line}");
+                proptest::prop_assert!(column >= 1 && column <= lines[line - 1].chars().count() + 1, "column {column}");
+            }
+            Err(other) => proptest::prop_assert!(false, "not a syntax error: {other}"),
+        }
+    }
+}

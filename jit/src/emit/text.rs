@@ -129,13 +129,13 @@ pub fn parse(text: &str) -> Result<Vec<Located>> {
         let mut start = 0;
         for piece in line.split(';') {
             let column = start + 1;
-            start += piece.len() + 1;
+            start += piece.chars().count() + 1;
             let tokens = lex(piece, l + 1, column)?;
             Parser {
                 tokens: &tokens,
                 pos: 0,
                 line: l + 1,
-                end_column: column + piece.len(),
+                end_column: column + piece.chars().count(),
             }
             .statement(&mut out)?;
         }
@@ -872,6 +872,14 @@ mod tests {
                 "{text:?}: got {got:?}, want {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        assert!(error("nop ; é").starts_with("1:7: unexpected character `é`"));
+        assert!(error("é ; bogus").starts_with("1:1: unexpected character"));
+        assert!(error("nop ;é; bogus").starts_with("1:6: unexpected"));
+        assert!(error("nop; ret ;  bogus").starts_with("1:13: unknown or unsupported"));
     }
 
     #[test]
