@@ -8,6 +8,7 @@ mod emit;
 mod header;
 mod jit;
 mod link_order;
+mod nm;
 mod programs;
 mod readme;
 mod routines;

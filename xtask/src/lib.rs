@@ -11,8 +11,10 @@ pub mod fsutil;
 pub mod header;
 pub mod link_demo;
 pub mod manifest;
+pub mod nm;
 pub mod plan;
 pub mod platform;
+pub mod symbols;
 pub mod tools;
 
 use std::path::{Path, PathBuf};

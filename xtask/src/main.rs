@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, compare, header, link_demo, tools};
+use xtask::{build, compare, header, link_demo, nm, tools};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +52,15 @@ enum Task {
         /// Echo every command
         #[arg(short, long)]
         verbose: bool,
+    },
+    /// List the symbols of ELF objects, archives, executables and shared objects, as GNU nm
+    /// prints them (nm --plugin /dev/null, C locale)
+    Nm {
+        #[command(flatten)]
+        options: nm::Options,
+        /// The files to read
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo {
@@ -116,6 +125,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             if !report.consistent() {
                 eprintln!("error: the linked and embedded routines differ");
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Task::Nm { options, files } => {
+            let stdout = std::io::stdout().lock();
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            let outcome = nm::run(&mut out, &files, &options)?;
+            drop(out);
+            for file in &outcome.no_symbols {
+                eprintln!("nm: {file}: no symbols");
+            }
+            for problem in &outcome.problems {
+                eprintln!("error: {problem}");
+            }
+            if !outcome.problems.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
         }

@@ -1,0 +1,463 @@
+//! `cargo xtask nm`: line for line what GNU nm prints from the ELF symbol tables, on every file
+//! the project builds and on files made to hold each special case; the same symbols as goblin
+//! reads; and malformed input refused file by file, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use polylink_tests::{build, describe, nasm, output_of, xtask};
+use xtask::nm::{self, Options};
+use xtask::symbols::{self, Input, Table};
+
+/// Files that hold each special case nm's letters and formats have: common, weak and weak
+/// object (defined and undefined), ifunc, unique (C++), absolute, TLS, read-only data, an
+/// object without symbols, an archive, a thin archive and an archive with two members of the
+/// same name.
+fn special_cases(dir: &Path) -> Vec<PathBuf> {
+    let c = r#"
+        int common_var;
+        __attribute__((weak)) int weak_obj = 3;
+        __attribute__((weak)) int weak_fn(void) { return 1; }
+        extern __attribute__((weak)) int undef_weak_fn(void);
+        extern __attribute__((weak)) int undef_weak_obj;
+        static int local_data = 5;
+        const int ro = 7;
+        static int local_bss;
+        __thread int tls_var = 1;
+        __thread int tls_bss;
+        int data_var = 9;
+        static int counter;
+        void bump(void) { counter++; }
+        extern int ext(int);
+        static int impl(void) { return 42; }
+        static void *resolve(void) { return (void *)impl; }
+        int ifn(void) __attribute__((ifunc("resolve")));
+        int use(void) {
+            return ext(local_data) + local_bss + tls_bss + (undef_weak_fn ? undef_weak_fn() : 0)
+                + (&undef_weak_obj != 0);
+        }
+    "#;
+    let cpp = r#"
+        #include <string>
+        #include <vector>
+        template <class T> struct S { static inline int count = 0; static int get() { return ++count; } };
+        namespace ns {
+        struct K { int f(std::vector<std::string> const &, int) const; };
+        int K::f(std::vector<std::string> const &v, int) const { return S<int>::get() + v.size(); }
+        }
+        inline int g() { static int x = 0; return ++x; }
+        int h() { return g() + S<long>::get(); }
+        namespace { int anon(int x) { return x; } }
+        int use_anon() { return anon(3); }
+    "#;
+    std::fs::write(dir.join("cases.c"), c).unwrap();
+    std::fs::write(dir.join("cases.cpp"), cpp).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+        let output = output_of(Command::new(program).current_dir(dir).args(args));
+        assert!(
+            output.status.success(),
+            "{}",
+            describe(&format!("{program} {args:?}"), &output)
+        );
+    };
+    run("cc", &["-fcommon", "-O1", "-c", "cases.c", "-o", "cases.o"]);
+    run(
+        "g++",
+        &["-O1", "-std=c++17", "-c", "cases.cpp", "-o", "cases-cpp.o"],
+    );
+    nasm(
+        dir,
+        "absolute",
+        "elf64",
+        "global absval\nabsval equ 0x1234\nsection .note.GNU-stack noalloc noexec nowrite progbits\n",
+    );
+    nasm(dir, "empty", "elf64", "section .text\nnop\n");
+    for sub in ["one", "two"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    std::fs::copy(dir.join("cases.o"), dir.join("one/same.o")).unwrap();
+    std::fs::copy(dir.join("absolute.elf64"), dir.join("two/same.o")).unwrap();
+    run(
+        "ar",
+        &["rc", "lib.a", "cases.o", "absolute.elf64", "empty.elf64"],
+    );
+    run("ar", &["rcT", "thin.a", "cases.o", "one/same.o"]);
+    run("ar", &["q", "dup.a", "one/same.o", "two/same.o"]);
+    [
+        "cases.o",
+        "cases-cpp.o",
+        "absolute.elf64",
+        "empty.elf64",
+        "lib.a",
+        "thin.a",
+        "dup.a",
+    ]
+    .iter()
+    .map(|f| dir.join(f))
+    .collect()
+}
+
+/// Everything build-all made: objects, staticlibs (with their bitcode members) and programs.
+fn built_files() -> Vec<PathBuf> {
+    let manifest = build();
+    let mut files: Vec<PathBuf> = manifest.objects.iter().map(|a| a.path.clone()).collect();
+    files.extend(manifest.staticlibs.iter().map(|a| a.path.clone()));
+    files.extend(manifest.programs.iter().map(|p| p.path.clone()));
+    files
+}
+
+const OPTION_SETS: [&[&str]; 21] = [
+    &[],
+    &["-P"],
+    &["-A"],
+    &["-S"],
+    &["-u"],
+    &["--defined-only"],
+    &["-g"],
+    &["-n"],
+    &["-p"],
+    &["-r"],
+    &["-C"],
+    &["-D"],
+    &["-n", "-r"],
+    &["-p", "-r"],
+    &["-A", "-P"],
+    &["-g", "-S", "-n"],
+    &["-u", "-A"],
+    &["-P", "-S", "-C"],
+    &["-D", "-C", "-g"],
+    &["-A", "-C", "-n", "--defined-only"],
+    &["-P", "-A", "-u"],
+];
+
+fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
+    #[allow(clippy::disallowed_methods)] // GNU nm is the reference.
+    let output = output_of(
+        Command::new("nm")
+            .env("LC_ALL", "C")
+            .args(["--plugin", "/dev/null"])
+            .args(args)
+            .args(files),
+    );
+    output.stdout
+}
+
+fn our_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
+    output_of(xtask().arg("nm").args(args).args(files)).stdout
+}
+
+/// The first line where two outputs differ, for the failure message.
+fn first_difference(ours: &[u8], theirs: &[u8]) -> String {
+    let (ours, theirs) = (
+        String::from_utf8_lossy(ours),
+        String::from_utf8_lossy(theirs),
+    );
+    let mut o = ours.lines();
+    let mut t = theirs.lines();
+    for n in 1.. {
+        match (o.next(), t.next()) {
+            (None, None) => break,
+            (a, b) if a == b => {}
+            (a, b) => return format!("line {n}:\n  ours:   {a:?}\n  GNU nm: {b:?}"),
+        }
+    }
+    "no difference".into()
+}
+
+fn check_against_gnu_nm(files: &[PathBuf]) {
+    for args in OPTION_SETS {
+        let (ours, theirs) = (our_nm(args, files), gnu_nm(args, files));
+        assert!(
+            ours == theirs,
+            "xtask nm {args:?} differs from GNU nm on {} files, first at {}",
+            files.len(),
+            first_difference(&ours, &theirs)
+        );
+    }
+}
+
+#[test]
+fn nm_prints_what_gnu_nm_prints_for_every_file_the_project_builds() {
+    let files = built_files();
+    check_against_gnu_nm(&files);
+    // One file alone prints no file header, one archive only its member headers.
+    for file in [
+        &files[0],
+        files
+            .iter()
+            .find(|f| f.extension() == Some("a".as_ref()))
+            .unwrap(),
+    ] {
+        check_against_gnu_nm(std::slice::from_ref(file));
+    }
+}
+
+#[test]
+fn nm_prints_what_gnu_nm_prints_for_every_symbol_kind_and_archive_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let listing = String::from_utf8(our_nm(&[], &files)).unwrap();
+    assert_eq!(listing.as_bytes(), gnu_nm(&[], &files));
+    for line in [
+        "0000000000000004 C common_var",
+        "0000000000000004 V weak_obj",
+        "0000000000000006 W weak_fn",
+        "                 w undef_weak_fn",
+        "                 w undef_weak_obj",
+        "i ifn",
+        "u _ZN1SIiE5countE",
+        "0000000000001234 A absval",
+        "R ro",
+        "b counter",
+        "B tls_bss",
+    ] {
+        assert!(listing.contains(line), "no `{line}` in:\n{listing}");
+    }
+    check_against_gnu_nm(&files);
+    for file in &files {
+        check_against_gnu_nm(std::slice::from_ref(file));
+    }
+}
+
+#[test]
+fn a_rust_staticlib_lists_every_member_and_hello_is_text() {
+    let manifest = build();
+    let lib = &manifest
+        .staticlibs
+        .iter()
+        .find(|a| a.name == "libpolylink.a")
+        .unwrap()
+        .path;
+    let listing =
+        String::from_utf8(our_nm(&["-g", "--defined-only"], std::slice::from_ref(lib))).unwrap();
+    assert!(
+        listing.lines().any(|l| l.ends_with(" T hello")),
+        "{listing}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&our_nm(
+        &["--format", "json", "-C"],
+        std::slice::from_ref(lib),
+    ))
+    .unwrap();
+    let symbols = json.as_array().unwrap();
+    let hello = symbols.iter().find(|s| s["name"] == "hello").unwrap();
+    assert_eq!(hello["type"], "T");
+    assert!(hello["member"].as_str().unwrap().ends_with(".o"));
+    assert!(symbols.len() > 1000, "{} symbols", symbols.len());
+    // Demangled Rust names, legacy and v0, as nm -C prints them.
+    assert!(symbols.iter().any(|s| {
+        s["demangled"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("std::") || d.starts_with("<std::"))
+    }));
+}
+
+/// Every symbol of `data` as goblin reads it: (name, value, size, binding, type), without the
+/// null, section and file symbols, with a common symbol's value being its size, as BFD's.
+fn goblin_symbols(data: &[u8], dynamic: bool) -> Vec<(String, u64, u64, u8, u8)> {
+    let elf = goblin::elf::Elf::parse(data).unwrap();
+    let (syms, strtab) = if dynamic {
+        (&elf.dynsyms, &elf.dynstrtab)
+    } else {
+        (&elf.syms, &elf.strtab)
+    };
+    syms.iter()
+        .skip(1)
+        .filter(|s| {
+            !matches!(
+                s.st_type(),
+                goblin::elf::sym::STT_SECTION | goblin::elf::sym::STT_FILE
+            )
+        })
+        .map(|s| {
+            let common = s.st_shndx == goblin::elf::section_header::SHN_COMMON as usize;
+            (
+                strtab.get_at(s.st_name).unwrap_or("").to_string(),
+                if common { s.st_size } else { s.st_value },
+                s.st_size,
+                s.st_bind(),
+                s.st_type(),
+            )
+        })
+        .collect()
+}
+
+fn our_symbols(data: &[u8], table: Table) -> Vec<(String, u64, u64, u8, u8)> {
+    symbols::read_elf(data, table)
+        .unwrap()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            (
+                String::from_utf8_lossy(s.name).into_owned(),
+                s.value,
+                s.size,
+                s.binding,
+                s.kind,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn goblin_reads_the_same_symbols_in_every_file_the_project_builds() {
+    let mut checked = 0;
+    for path in built_files() {
+        let input = symbols::load(&path).unwrap();
+        let mut thin = Vec::new();
+        let units = symbols::units(&input, &mut thin).unwrap();
+        let datas: Vec<&[u8]> = match &units {
+            Some(units) => units.iter().map(|u| *u.result.as_ref().unwrap()).collect(),
+            None => vec![input.data()],
+        };
+        for data in datas {
+            assert_eq!(
+                our_symbols(data, Table::Static),
+                goblin_symbols(data, false),
+                "{}",
+                path.display()
+            );
+            if units.is_none() {
+                assert_eq!(
+                    our_symbols(data, Table::Dynamic),
+                    goblin_symbols(data, true),
+                    "{} (dynamic)",
+                    path.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked} files");
+}
+
+/// A small deterministic generator for the mutations.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+/// An archive's member headers give each size as ten decimal digits at offset 48; this one
+/// claims `size` for its first member.
+fn with_first_member_size(archive: &[u8], size: &str) -> Vec<u8> {
+    let mut out = archive.to_vec();
+    let header = 8 + out[8..].windows(2).position(|w| w == b"`\n").unwrap() - 58;
+    let field = format!("{size:<10}");
+    out[header + 48..header + 58].copy_from_slice(field.as_bytes());
+    out
+}
+
+#[test]
+fn thousands_of_malformed_files_are_refused_by_name_never_with_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let object = std::fs::read(&files[0]).unwrap();
+    let archive = std::fs::read(&files[4]).unwrap();
+    let options = [
+        Options::default(),
+        Options {
+            demangle: true,
+            dynamic: true,
+            numeric_sort: true,
+            ..Options::default()
+        },
+    ];
+    let mut rng = Lcg(11);
+    let mut refused = 0;
+    for round in 0..4000 {
+        let (name, original) = if round % 2 == 0 {
+            ("mutant.o", &object)
+        } else {
+            ("mutant.a", &archive)
+        };
+        let mut data = original.clone();
+        match round % 5 {
+            0 => data.truncate(rng.below(data.len())),
+            1 | 2 => {
+                for _ in 0..1 + rng.below(8) {
+                    let at = rng.below(data.len());
+                    data[at] = rng.below(256) as u8;
+                }
+            }
+            3 => data = (0..rng.below(4096)).map(|_| rng.below(256) as u8).collect(),
+            _ => {
+                // A header field that lies: in an archive, a member's size; in an object, one
+                // of the section header table's offsets and counts.
+                if name == "mutant.a" {
+                    let size = ["999999999", "0", "-5", "abc", "70"][rng.below(5)];
+                    data = with_first_member_size(&data, size);
+                } else {
+                    let at = [0x28, 0x30, 0x3a, 0x3c, 0x3e][rng.below(5)];
+                    data[at] = data[at].wrapping_add(1 + rng.below(200) as u8);
+                }
+            }
+        }
+        let input = Input::from_bytes(name, data);
+        let outcome = std::panic::catch_unwind(|| {
+            let mut out = Vec::new();
+            nm::report_all(
+                &mut out,
+                std::slice::from_ref(&input),
+                &options[round % 2],
+                false,
+            )
+            .unwrap()
+        })
+        .unwrap_or_else(|_| panic!("round {round}: xtask nm panicked on a mutated {name}"));
+        for problem in &outcome.problems {
+            let message = problem.to_string();
+            assert!(message.starts_with(name), "{message}");
+            assert!(!problem.fault.0.is_empty());
+            refused += 1;
+        }
+    }
+    assert!(refused > 1000, "only {refused} of 4000 mutants refused");
+}
+
+#[test]
+fn a_bad_file_is_named_and_the_good_ones_still_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let truncated = dir.path().join("truncated.o");
+    let object = std::fs::read(&files[0]).unwrap();
+    std::fs::write(&truncated, &object[..100]).unwrap();
+    let liar = dir.path().join("liar.a");
+    std::fs::write(
+        &liar,
+        with_first_member_size(&std::fs::read(&files[4]).unwrap(), "999999"),
+    )
+    .unwrap();
+    let output = output_of(xtask().arg("nm").args([
+        &truncated,
+        &files[0],
+        &liar,
+        &dir.path().join("missing.o"),
+    ]));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        describe("xtask nm", &output)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("T use"), "{stdout}");
+    for want in [
+        format!("error: {}: ", truncated.display()),
+        format!("error: {}: member ", liar.display()),
+        format!(
+            "error: {}: No such file",
+            dir.path().join("missing.o").display()
+        ),
+    ] {
+        assert!(stderr.contains(&want), "no {want:?} in:\n{stderr}");
+    }
+}

@@ -1,0 +1,471 @@
+//! `cargo xtask nm`: symbol reports line for line as GNU nm 2.40 prints them from the ELF symbol
+//! tables (`nm --plugin /dev/null`, in the C locale), and as JSON.
+//!
+//! Unlike nm with the LLVM plugin installed, it reads the ELF symbols of every member of a Rust
+//! staticlib, bitcode or not. Options are nm's: `-A -C -D -g -n -p -P -r -S -u --defined-only`.
+//! Output formats follow nm.c: the BSD format prints `\nFILE:\n` before each file when there are
+//! several and `\nMEMBER:\n` before each archive member; the POSIX format prints `FILE:` and
+//! `ARCHIVE[MEMBER]:`; with `-A` every line starts with its file instead.
+//!
+//! A file or member that cannot be read is reported on stderr with the file, the member and
+//! the fault, and the other files are still reported; the exit code is then 1, as nm's.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use crate::symbols::{self, Fault, Input, Symbol, Table};
+
+/// nm's options, as flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct Options {
+    /// Print the file (and member) on every line (nm -A, -o)
+    #[arg(short = 'A', short_alias = 'o', long = "print-file-name")]
+    pub print_file_name: bool,
+    /// Demangle Rust (legacy and v0) and C++ names, as nm -C does
+    #[arg(short = 'C', long)]
+    pub demangle: bool,
+    /// Read the dynamic symbol table (.dynsym) instead of .symtab
+    #[arg(short = 'D', long)]
+    pub dynamic: bool,
+    /// Only external symbols: global, weak, unique, undefined and common
+    #[arg(short = 'g', long = "extern-only")]
+    pub extern_only: bool,
+    /// Sort by address, undefined symbols first
+    #[arg(short = 'n', long = "numeric-sort", short_alias = 'v')]
+    pub numeric_sort: bool,
+    /// Do not sort: symbol table order
+    #[arg(short = 'p', long = "no-sort")]
+    pub no_sort: bool,
+    /// The POSIX output format (nm -P)
+    #[arg(short = 'P', long)]
+    pub portability: bool,
+    /// Reverse the sort
+    #[arg(short = 'r', long = "reverse-sort")]
+    pub reverse_sort: bool,
+    /// Print the size of defined symbols
+    #[arg(short = 'S', long = "print-size")]
+    pub print_size: bool,
+    /// Only undefined symbols
+    #[arg(short = 'u', long = "undefined-only")]
+    pub undefined_only: bool,
+    /// Only defined symbols
+    #[arg(long = "defined-only", alias = "defined")]
+    pub defined_only: bool,
+    /// Output format: bsd (the default), posix (as -P), or json
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Bsd,
+    Posix,
+    Json,
+}
+
+impl Options {
+    fn format(&self) -> Format {
+        match self.format {
+            Some(format) => format,
+            None if self.portability => Format::Posix,
+            None => Format::Bsd,
+        }
+    }
+
+    fn keeps(&self, s: &Symbol<'_>) -> bool {
+        let keep = if self.undefined_only {
+            s.is_undefined()
+        } else if self.extern_only {
+            s.is_external()
+        } else {
+            true
+        };
+        keep && !(self.defined_only && s.is_undefined())
+    }
+}
+
+/// A problem with one input, reported on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub member: Option<String>,
+    pub fault: Fault,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(member) = &self.member {
+            write!(f, ": member {member}")?;
+        }
+        write!(f, ": {}", self.fault)
+    }
+}
+
+/// What [`run`] found besides the report: the problems, and the files that had no symbols
+/// (nm says so on stderr and still succeeds).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub problems: Vec<Problem>,
+    pub no_symbols: Vec<String>,
+}
+
+/// Reports the symbols of `files` to `out`.
+pub fn run(out: &mut impl Write, files: &[PathBuf], options: &Options) -> io::Result<Outcome> {
+    let mut problems = Vec::new();
+    let inputs: Vec<Input> = files
+        .iter()
+        .filter_map(|path| {
+            symbols::load(path)
+                .map_err(|fault| {
+                    problems.push(Problem {
+                        file: path.clone(),
+                        member: None,
+                        fault,
+                    })
+                })
+                .ok()
+        })
+        .collect();
+    let mut outcome = report_all(out, &inputs, options, files.len() > 1)?;
+    problems.append(&mut outcome.problems);
+    outcome.problems = problems;
+    Ok(outcome)
+}
+
+/// Reports inputs already in memory (`several`: print file headers, as for several files).
+pub fn report_all(
+    out: &mut impl Write,
+    inputs: &[Input],
+    options: &Options,
+    several: bool,
+) -> io::Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let mut printer = Printer::new(out, options, several);
+    for input in inputs {
+        report(&mut printer, input, &mut outcome)?;
+    }
+    printer.finish()?;
+    Ok(outcome)
+}
+
+fn report(
+    printer: &mut Printer<'_, impl Write>,
+    input: &Input,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let file = input.path.display().to_string();
+    let table = if printer.options.dynamic {
+        Table::Dynamic
+    } else {
+        Table::Static
+    };
+    let mut thin = Vec::new();
+    let units = match symbols::units(input, &mut thin) {
+        Ok(units) => units,
+        Err(fault) => {
+            outcome.problems.push(Problem {
+                file: input.path.clone(),
+                member: None,
+                fault,
+            });
+            return Ok(());
+        }
+    };
+    let Some(units) = units else {
+        match symbols::read_elf(input.data(), table) {
+            Ok(symbols) => printer.object(&file, None, symbols, &mut outcome.no_symbols)?,
+            Err(fault) => outcome.problems.push(Problem {
+                file: input.path.clone(),
+                member: None,
+                fault,
+            }),
+        }
+        return Ok(());
+    };
+    printer.archive_header(&file)?;
+    for unit in units {
+        let member = unit.member.unwrap_or_default();
+        let fail = |fault| Problem {
+            file: input.path.clone(),
+            member: Some(member.clone()),
+            fault,
+        };
+        match unit.result.and_then(|data| symbols::read_elf(data, table)) {
+            Ok(symbols) => {
+                printer.object(&file, Some(&member), symbols, &mut outcome.no_symbols)?
+            }
+            Err(fault) => outcome.problems.push(fail(fault)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes symbols in the chosen format, keeping what the JSON format needs across files.
+struct Printer<'o, W: Write> {
+    out: &'o mut W,
+    options: &'o Options,
+    format: Format,
+    /// nm's `filename_per_file`: more than one file was named.
+    several: bool,
+    json_started: bool,
+    line: Vec<u8>,
+}
+
+impl<'o, W: Write> Printer<'o, W> {
+    fn new(out: &'o mut W, options: &'o Options, several: bool) -> Self {
+        Printer {
+            out,
+            options,
+            format: options.format(),
+            several,
+            json_started: false,
+            line: Vec::with_capacity(256),
+        }
+    }
+
+    /// BFD's `print_archive_filename`: only the BSD format, only with several files.
+    fn archive_header(&mut self, file: &str) -> io::Result<()> {
+        if self.format == Format::Bsd && self.several {
+            write!(self.out, "\n{file}:\n")?;
+        }
+        Ok(())
+    }
+
+    /// One object: its header, as nm prints it for any ELF file (even one without symbols,
+    /// which nm then names on stderr), then its symbols.
+    fn object(
+        &mut self,
+        file: &str,
+        member: Option<&str>,
+        symbols: Option<Vec<Symbol<'_>>>,
+        no_symbols: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let o = self.options;
+        let per_symbol = o.print_file_name;
+        match (self.format, member) {
+            (Format::Bsd, Some(member)) if !per_symbol => write!(self.out, "\n{member}:\n")?,
+            (Format::Bsd, None) if self.several && !per_symbol => write!(self.out, "\n{file}:\n")?,
+            (Format::Posix, Some(member)) if !per_symbol => {
+                writeln!(self.out, "{file}[{member}]:")?
+            }
+            (Format::Posix, None) if self.several && !per_symbol => writeln!(self.out, "{file}:")?,
+            _ => {}
+        }
+        let Some(mut symbols) = symbols else {
+            no_symbols.push(member.unwrap_or(file).to_owned());
+            return Ok(());
+        };
+        symbols.retain(|s| o.keeps(s));
+        sort(&mut symbols, o);
+        if self.format == Format::Json {
+            return self.json(file, member, &symbols);
+        }
+        let prefix = match (per_symbol, self.format, member) {
+            (false, ..) => String::new(),
+            (true, Format::Posix, Some(member)) => format!("{file}[{member}]: "),
+            (true, Format::Posix, None) => format!("{file}: "),
+            (true, _, Some(member)) => format!("{file}:{member}:"),
+            (true, _, None) => format!("{file}:"),
+        };
+        let mut name = String::new();
+        for s in &symbols {
+            let line = &mut self.line;
+            line.clear();
+            line.extend_from_slice(prefix.as_bytes());
+            display_name(&mut name, s, o.demangle);
+            if self.format == Format::Posix {
+                posix_line(line, s, &name);
+            } else {
+                bsd_line(line, s, &name, o.print_size);
+            }
+            self.out.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
+        let mut name = String::new();
+        for s in symbols {
+            display_name(&mut name, s, false);
+            let mut value = serde_json::json!({
+                "file": file,
+                "member": member,
+                "name": name,
+                "type": (s.letter as char).to_string(),
+                "value": (!s.is_undefined()).then_some(s.value),
+                "size": s.size,
+            });
+            if self.options.demangle {
+                display_name(&mut name, s, true);
+                value["demangled"] = name.clone().into();
+            }
+            let sep = if self.json_started { ",\n " } else { "[" };
+            self.json_started = true;
+            write!(self.out, "{sep}{value}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        if self.format == Format::Json {
+            let end = if self.json_started { "]\n" } else { "[]\n" };
+            self.out.write_all(end.as_bytes())?;
+        }
+        self.out.flush()
+    }
+}
+
+/// nm's sorts: by name (`strcmp` in the C locale), or by value with undefined symbols first and
+/// ties by name; `-r` negates the comparison (the sort stays stable, as glibc's qsort is here),
+/// and `-p` keeps the table's order.
+fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
+    if o.no_sort {
+        return;
+    }
+    let by_name = |a: &Symbol<'_>, b: &Symbol<'_>| a.name.cmp(b.name);
+    let by_value = |a: &Symbol<'_>, b: &Symbol<'_>| {
+        match (a.is_undefined(), b.is_undefined()) {
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (true, true) => std::cmp::Ordering::Equal,
+            (false, false) => a.value.cmp(&b.value),
+        }
+        .then_with(|| by_name(a, b))
+    };
+    match (o.numeric_sort, o.reverse_sort) {
+        (false, false) => symbols.sort_by(by_name),
+        (false, true) => symbols.sort_by(|a, b| by_name(b, a)),
+        (true, false) => symbols.sort_by(by_value),
+        (true, true) => symbols.sort_by(|a, b| by_value(b, a)),
+    }
+}
+
+/// The name nm prints: with the version of a dynamic symbol, demangled if asked.
+fn display_name(out: &mut String, s: &Symbol<'_>, demangle: bool) {
+    out.clear();
+    let raw = String::from_utf8_lossy(s.name);
+    let mut full = raw.into_owned();
+    if let Some((version, one_at)) = s.version {
+        full.push_str(if one_at { "@" } else { "@@" });
+        full.push_str(&String::from_utf8_lossy(version));
+    }
+    match demangle.then(|| demangle_name(&full)).flatten() {
+        Some(d) => out.push_str(&d),
+        None => out.push_str(&full),
+    }
+}
+
+/// BFD's `bfd_demangle`: leading dots and dollars and anything from the first `@` are set
+/// aside, the rest demangled, and both put back.
+pub fn demangle_name(name: &str) -> Option<String> {
+    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
+    let (pre, rest) = name.split_at(start);
+    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+    let demangled = demangle_core(core)?;
+    Some(format!("{pre}{demangled}{suffix}"))
+}
+
+/// libiberty's `cplus_demangle` in auto mode: Rust first (legacy symbols overlap with C++),
+/// then C++.
+fn demangle_core(name: &str) -> Option<String> {
+    if let Some(body) = name.strip_prefix("_ZN") {
+        // libiberty takes a legacy symbol as Rust when, after dropping `.suffix`es such as
+        // `.llvm.1234` (and with them anything not ending in `E`), it ends in a hash segment:
+        // `17h`, 16 hex digits, `E`. Anything else is left to the C++ demangler.
+        let bytes = body.as_bytes();
+        let rust_chars = bytes
+            .iter()
+            .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b));
+        let (mut len, mut after_dot) = (bytes.len(), true);
+        while len > 0 && !(after_dot && bytes[len - 1] == b'E') {
+            after_dot = bytes[len - 1] == b'.';
+            len -= 1;
+        }
+        let trimmed = &body[..len];
+        let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
+        if rust_chars
+            && hashed
+            && let Ok(d) = rustc_demangle::try_demangle(&name[..3 + len])
+        {
+            debug_assert!(trimmed.ends_with('E'));
+            return Some(format!("{d:#}"));
+        }
+    } else if name.starts_with("_R") {
+        // v0: libiberty ignores a `.` suffix.
+        let body = &name[..name.find('.').unwrap_or(name.len())];
+        if !body.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        return rustc_demangle::try_demangle(body)
+            .ok()
+            .map(|d| format!("{d:#}"));
+    }
+    if name.starts_with("_Z") || name.starts_with("_GLOBAL_") {
+        let symbol = cpp_demangle::Symbol::new(name).ok()?;
+        let d = symbol.demangle().ok()?;
+        // Where cpp_demangle's spelling differs from libiberty's, libiberty's, as nm prints it.
+        // (Not all of them: see the README on C++ names.)
+        let d = match d
+            .strip_prefix("{vtable(")
+            .and_then(|d| d.strip_suffix(")}"))
+        {
+            Some(inner) => format!("vtable for {inner}"),
+            None => d,
+        };
+        return Some(d.replace("std::nullptr_t", "decltype(nullptr)"));
+    }
+    None
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `%016x`, without the formatting machinery.
+fn hex16(line: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 16];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    line.extend_from_slice(&buf);
+}
+
+/// `%x`.
+fn hex(line: &mut Vec<u8>, v: u64) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// nm.c's `print_symbol_info_bsd`: value (and size if asked and not zero), letter, name.
+fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &str, print_size: bool) {
+    if matches!(s.letter, b'U' | b'w' | b'v') {
+        line.extend_from_slice(&[b' '; 16]);
+    } else {
+        hex16(line, s.value);
+        if print_size && s.size != 0 {
+            line.push(b' ');
+            hex16(line, s.size);
+        }
+    }
+    line.extend_from_slice(&[b' ', s.letter, b' ']);
+    line.extend_from_slice(name.as_bytes());
+    line.push(b'\n');
+}
+
+/// nm.c's `print_symbol_info_posix`: name, letter, then value and size (if not zero) in hex,
+/// or eight spaces for an undefined symbol.
+fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &str) {
+    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(&[b' ', s.letter, b' ']);
+    if s.is_undefined() {
+        line.extend_from_slice(&[b' '; 8]);
+    } else {
+        hex(line, s.value);
+        line.push(b' ');
+        if s.size != 0 {
+            hex(line, s.size);
+        }
+    }
+    line.push(b'\n');
+}

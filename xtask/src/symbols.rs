@@ -1,0 +1,514 @@
+//! ELF symbol tables as GNU nm sees them, read with `object`'s low-level ELF API.
+//!
+//! Every symbol gets the letter nm 2.40 gives it through BFD (`bfd_decode_symclass`): common,
+//! undefined or weak undefined (object or not), indirect function, weak defined (object or
+//! not), unique, then the letter of its section's flags, upper case for global. The rules that
+//! decide it are BFD's, restated here so that a test can hold them against the real nm:
+//!
+//! - A section is code (`t`) when it has SHF_EXECINSTR; data when it is allocated with contents,
+//!   read-only (`r`) without SHF_WRITE, else `d`; without contents (SHT_NOBITS) it is `b`; a
+//!   non-allocated section named like debugging information is `N`; other read-only sections
+//!   with contents are `n`.
+//! - A symbol in a section BFD makes no section for (the symbol and string tables, relocations
+//!   of a relocatable file) counts as absolute, as BFD makes it.
+//!
+//! Inputs are read whole (a few tens of MB at most) and parsed in place: no symbol is copied.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use object::elf;
+use object::read::archive::ArchiveFile;
+use object::read::elf::{FileHeader, SectionHeader, SectionTable, Sym, VersionTable};
+use object::{Endianness, FileKind};
+
+// object's ELF constants are newtypes; the reader works on the raw numbers.
+const STB_GLOBAL: u8 = elf::STB_GLOBAL.0;
+const STB_WEAK: u8 = elf::STB_WEAK.0;
+const STB_GNU_UNIQUE: u8 = elf::STB_GNU_UNIQUE.0;
+const STB_LOCAL: u8 = elf::STB_LOCAL.0;
+const STT_SECTION: u8 = elf::STT_SECTION.0;
+const STT_FILE: u8 = elf::STT_FILE.0;
+const STT_OBJECT: u8 = elf::STT_OBJECT.0;
+const STT_COMMON: u8 = elf::STT_COMMON.0;
+const STT_GNU_IFUNC: u8 = elf::STT_GNU_IFUNC.0;
+const SHT_SYMTAB: u32 = elf::SHT_SYMTAB.0;
+const SHT_DYNSYM: u32 = elf::SHT_DYNSYM.0;
+const SHT_SYMTAB_SHNDX: u32 = elf::SHT_SYMTAB_SHNDX.0;
+const SHT_STRTAB: u32 = elf::SHT_STRTAB.0;
+const SHT_REL: u32 = elf::SHT_REL.0;
+const SHT_RELA: u32 = elf::SHT_RELA.0;
+const SHT_NOBITS: u32 = elf::SHT_NOBITS.0;
+const SHF_ALLOC: u64 = elf::SHF_ALLOC.0;
+const SHF_WRITE: u64 = elf::SHF_WRITE.0;
+const SHF_EXECINSTR: u64 = elf::SHF_EXECINSTR.0;
+const SHN_XINDEX: u16 = elf::SHN_XINDEX.0;
+const SHN_ABS: u16 = elf::SHN_ABS.0;
+const SHN_COMMON: u16 = elf::SHN_COMMON.0;
+const ET_REL: u16 = elf::ET_REL.0;
+
+/// Where a symbol lives, as far as nm's letters and filters care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Undefined,
+    Absolute,
+    Common,
+    /// In a section, whose letter (lower case) is given.
+    Section(u8),
+}
+
+/// One symbol, borrowed from the file's bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Symbol<'d> {
+    pub name: &'d [u8],
+    /// For dynamic symbols: the version name, and whether nm joins it with one `@` (a hidden
+    /// version or a reference) rather than two (the default version).
+    pub version: Option<(&'d [u8], bool)>,
+    /// The value nm prints: st_value, or st_size for a common symbol.
+    pub value: u64,
+    pub size: u64,
+    pub place: Place,
+    pub binding: u8,
+    pub kind: u8,
+    /// The letter nm prints.
+    pub letter: u8,
+}
+
+impl Symbol<'_> {
+    pub fn is_undefined(&self) -> bool {
+        self.place == Place::Undefined
+    }
+
+    /// What nm's `-g` keeps: global, weak or unique symbols, and every undefined or common one.
+    pub fn is_external(&self) -> bool {
+        matches!(self.binding, STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
+            || matches!(self.place, Place::Undefined | Place::Common)
+    }
+
+    /// Section and file symbols, which BFD marks as debugging symbols and nm leaves out.
+    fn is_debugging(&self) -> bool {
+        matches!(self.kind, STT_SECTION | STT_FILE)
+    }
+
+    /// Whether the linker can use this symbol to resolve a reference from another file:
+    /// defined (or common) and global, weak or unique.
+    pub fn is_definition(&self) -> bool {
+        !self.is_undefined() && matches!(self.binding, STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
+    }
+}
+
+/// The fault in an input, as a sentence fragment ("truncated ELF section headers").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault(pub String);
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<object::read::Error> for Fault {
+    fn from(e: object::read::Error) -> Fault {
+        Fault(e.to_string())
+    }
+}
+
+/// Which symbol table to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// `.symtab`, what nm reads by default.
+    Static,
+    /// `.dynsym`, what `nm -D` reads.
+    Dynamic,
+}
+
+/// The symbols of one ELF file in table order, without the null symbol and without section and
+/// file symbols. `None` when the file has no such table.
+pub fn read_elf(data: &[u8], table: Table) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(data, table),
+        Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(data, table),
+        Ok(kind) => Err(Fault(format!("not an ELF file but {kind:?}"))),
+        Err(_) => Err(Fault("file format not recognized".into())),
+    }
+}
+
+fn read<Elf: FileHeader<Endian = Endianness>>(
+    data: &[u8],
+    table: Table,
+) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    let sections = header.sections(endian, data)?;
+    let sh_type: u32 = match table {
+        Table::Static => SHT_SYMTAB,
+        Table::Dynamic => SHT_DYNSYM,
+    };
+    let symbols = sections.symbols(endian, data, elf::SectionType(sh_type))?;
+    // Only the null symbol: BFD counts no symbols, and nm says so.
+    if symbols.len() <= 1 {
+        return Ok(None);
+    }
+    let letters = section_letters(&sections, endian, header, data)?;
+    let versions = match table {
+        Table::Dynamic => Some(sections.versions(endian, data)?).flatten(),
+        Table::Static => None,
+    };
+    let mut out = Vec::with_capacity(symbols.len());
+    for (index, sym) in symbols.enumerate().skip(1) {
+        let name = symbols.symbol_name(endian, sym)?;
+        let shndx = match sym.st_shndx(endian).0 {
+            SHN_XINDEX => symbols.shndx(endian, index).ok_or_else(|| {
+                Fault(format!(
+                    "symbol {} has an extended section index but there is no index table",
+                    index.0
+                ))
+            })?,
+            shndx => u32::from(shndx),
+        };
+        let place = match shndx {
+            0 => Place::Undefined,
+            s if s == u32::from(SHN_ABS) => Place::Absolute,
+            // SHN_X86_64_LCOMMON is common too, in the large model.
+            s if s == u32::from(SHN_COMMON) || s == 0xff02 => Place::Common,
+            s => match letters.get(s as usize) {
+                Some(&Some(letter)) => Place::Section(letter),
+                // A reserved index, one past the table, or a section BFD makes none for.
+                _ => Place::Absolute,
+            },
+        };
+        let value = match place {
+            Place::Common => sym.st_size(endian).into(),
+            _ => sym.st_value(endian).into(),
+        };
+        let version = versions
+            .as_ref()
+            .and_then(|v| version_of(v, endian, index, name, place));
+        let mut symbol = Symbol {
+            name,
+            version,
+            value,
+            size: sym.st_size(endian).into(),
+            place,
+            binding: sym.st_bind().0,
+            kind: sym.st_type().0,
+            letter: 0,
+        };
+        if symbol.is_debugging() {
+            continue;
+        }
+        symbol.letter = letter(&symbol);
+        out.push(symbol);
+    }
+    Ok(Some(out))
+}
+
+/// The version suffix nm prints for dynamic symbol `index`: none for local and global
+/// indices; `@` for a reference or a hidden version; `@@` for the default version.
+fn version_of<'d, Elf: FileHeader>(
+    versions: &VersionTable<'d, Elf>,
+    endian: Elf::Endian,
+    index: object::SymbolIndex,
+    name: &[u8],
+    place: Place,
+) -> Option<(&'d [u8], bool)> {
+    let versym = versions.version_index(endian, index);
+    let version_index = versym.index();
+    if version_index.0 <= 1 {
+        return None;
+    }
+    let version = versions.version(version_index).ok().flatten()?;
+    // A version definition's own symbol (`CXXABI_1.3` in version `CXXABI_1.3`) gets no suffix.
+    if version.file().is_none() && version.name() == name {
+        return None;
+    }
+    let one_at = versym.is_hidden() || version.file().is_some() || place == Place::Undefined;
+    Some((version.name(), one_at))
+}
+
+/// For each section index, the lower-case letter of its symbols, or `None` where BFD makes no
+/// section (so its symbols count as absolute).
+fn section_letters<Elf: FileHeader<Endian = Endianness>>(
+    sections: &SectionTable<'_, Elf>,
+    endian: Endianness,
+    header: &Elf,
+    data: &[u8],
+) -> Result<Vec<Option<u8>>, Fault> {
+    let relocatable = header.e_type(endian).0 == ET_REL;
+    let shstrndx = header.shstrndx(endian, data)? as usize;
+    let symtab = sections
+        .iter()
+        .position(|s| s.sh_type(endian).0 == SHT_SYMTAB);
+    let symtab_strings = symtab
+        .and_then(|i| sections.section(object::SectionIndex(i)).ok())
+        .map(|s| s.sh_link(endian) as usize);
+    let mut letters = Vec::with_capacity(sections.len());
+    for (i, section) in sections.iter().enumerate() {
+        let sh_type = section.sh_type(endian).0;
+        let no_bfd_section = i == 0
+            || matches!(sh_type, SHT_SYMTAB | SHT_SYMTAB_SHNDX)
+            || (sh_type == SHT_STRTAB && (i == shstrndx || Some(i) == symtab_strings))
+            || (relocatable
+                && matches!(sh_type, SHT_REL | SHT_RELA)
+                && Some(section.sh_link(endian) as usize) == symtab
+                && section.sh_info(endian) != 0
+                && (section.sh_info(endian) as usize) < sections.len());
+        if no_bfd_section {
+            letters.push(None);
+            continue;
+        }
+        let name = sections.section_name(endian, section).unwrap_or(b"");
+        letters.push(Some(section_letter(
+            name,
+            sh_type,
+            section.sh_flags(endian).0,
+        )));
+    }
+    Ok(letters)
+}
+
+/// BFD's `coff_section_type`, then `decode_section_type`, over the flags BFD derives from the
+/// ELF section header.
+fn section_letter(name: &[u8], sh_type: u32, sh_flags: u64) -> u8 {
+    for (prefix, letter) in [
+        (&b".drectve"[..], b'i'),
+        (b".edata", b'e'),
+        (b".idata", b'i'),
+        (b".pdata", b'p'),
+    ] {
+        if name.starts_with(prefix) {
+            return letter;
+        }
+    }
+    let flag = |f: u64| sh_flags & f != 0;
+    let has_contents = sh_type != SHT_NOBITS;
+    let alloc = flag(SHF_ALLOC);
+    let load = alloc && has_contents;
+    let readonly = !flag(SHF_WRITE);
+    if flag(SHF_EXECINSTR) {
+        return b't';
+    }
+    if load {
+        return if readonly { b'r' } else { b'd' };
+    }
+    if !has_contents {
+        return b'b';
+    }
+    let debug_prefixes = [
+        &b".debug"[..],
+        b".gnu.debuglto_.debug_",
+        b".gnu.linkonce.wi.",
+        b".zdebug",
+        b".line",
+        b".stab",
+    ];
+    let debugging =
+        !alloc && (debug_prefixes.iter().any(|p| name.starts_with(p)) || name == b".gdb_index");
+    if debugging {
+        return b'N';
+    }
+    if readonly {
+        return b'n';
+    }
+    b'?'
+}
+
+/// `bfd_decode_symclass`, in its order.
+fn letter(s: &Symbol<'_>) -> u8 {
+    let weak = s.binding == STB_WEAK;
+    let object = matches!(s.kind, STT_OBJECT | STT_COMMON);
+    match s.place {
+        Place::Common => return b'C',
+        Place::Undefined if weak => return if object { b'v' } else { b'w' },
+        Place::Undefined => return b'U',
+        _ => {}
+    }
+    if s.kind == STT_GNU_IFUNC {
+        return b'i';
+    }
+    if weak {
+        return if object { b'V' } else { b'W' };
+    }
+    if s.binding == STB_GNU_UNIQUE {
+        return b'u';
+    }
+    let global = s.binding == STB_GLOBAL;
+    if !global && s.binding != STB_LOCAL {
+        return b'?';
+    }
+    let c = match s.place {
+        Place::Absolute => b'a',
+        Place::Section(letter) => letter,
+        _ => b'?',
+    };
+    if global { c.to_ascii_uppercase() } else { c }
+}
+
+/// One file named on the command line, mapped into memory.
+#[derive(Debug)]
+pub struct Input {
+    pub path: PathBuf,
+    bytes: Bytes,
+}
+
+#[derive(Debug)]
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    /// Empty files (which cannot be mapped), and inputs made in memory.
+    Owned(Vec<u8>),
+}
+
+impl Input {
+    /// An input made in memory, for tests that mutate files by the thousand.
+    pub fn from_bytes(path: impl Into<PathBuf>, data: Vec<u8>) -> Input {
+        Input {
+            path: path.into(),
+            bytes: Bytes::Owned(data),
+        }
+    }
+
+    pub fn data(&self) -> &[u8] {
+        match &self.bytes {
+            Bytes::Mapped(map) => map,
+            Bytes::Owned(data) => data,
+        }
+    }
+}
+
+/// An object file: a plain file, or one member of an archive.
+#[derive(Debug)]
+pub struct Unit<'d> {
+    /// The member's name, for a member of an archive.
+    pub member: Option<String>,
+    pub result: Result<&'d [u8], Fault>,
+}
+
+/// Maps `path` (reading a large archive into a fresh buffer costs more than listing it).
+pub fn load(path: &Path) -> Result<Input, Fault> {
+    let file = std::fs::File::open(path).map_err(|e| Fault(e.to_string()))?;
+    let len = file.metadata().map_err(|e| Fault(e.to_string()))?.len();
+    let bytes = if len == 0 {
+        Bytes::Owned(Vec::new())
+    } else {
+        // SAFETY: the mapping is only read. Like every reader that maps its input (GNU nm
+        // included), a file truncated by another process while it is read can raise SIGBUS.
+        Bytes::Mapped(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Fault(e.to_string()))?)
+    };
+    Ok(Input {
+        path: path.to_path_buf(),
+        bytes,
+    })
+}
+
+/// An archive's members' bytes, or the file itself when it is no archive. Thin archive members
+/// are read from their own paths, relative to the archive's directory; their bytes are kept in
+/// `thin`, which must outlive the units.
+pub fn units<'d>(
+    input: &'d Input,
+    thin: &'d mut Vec<Vec<u8>>,
+) -> Result<Option<Vec<Unit<'d>>>, Fault> {
+    if !input.data().starts_with(b"!<arch>\n") && !input.data().starts_with(b"!<thin>\n") {
+        return Ok(None);
+    }
+    let archive = ArchiveFile::parse(input.data())?;
+    // object stops quietly at a member whose size runs past the end: find it first, by name.
+    let lie = check_member_headers(input.data(), archive.is_thin()).err();
+    let end = lie.as_ref().map_or(u64::MAX, |(offset, _, _)| *offset);
+    let dir = input.path.parent().unwrap_or(Path::new(""));
+    // Thin members are read first, so that the borrows of `thin` below are all shared.
+    let mut members = Vec::new();
+    for member in archive.members() {
+        match member {
+            Ok(member) if member.file_range().0 >= end => break,
+            Err(_) if lie.is_some() => break,
+            Ok(member) => {
+                let name = String::from_utf8_lossy(member.name()).into_owned();
+                if member.is_thin() {
+                    // nm names a thin member by the path it reads, as the archive's path gives
+                    // its directory.
+                    let path = dir.join(&name);
+                    let name = path.display().to_string();
+                    match std::fs::read(&path) {
+                        Ok(bytes) => {
+                            thin.push(bytes);
+                            members.push((name, Ok(None), thin.len() - 1));
+                        }
+                        Err(e) => members.push((
+                            name,
+                            Err(Fault(format!("could not read {}: {e}", path.display()))),
+                            0,
+                        )),
+                    }
+                } else {
+                    let data = member.data(input.data()).map(Some).map_err(Fault::from);
+                    members.push((name, data, 0));
+                }
+            }
+            Err(e) => {
+                let name = format!("#{} (after the last good member)", members.len() + 1);
+                members.push((name, Err(Fault(e.to_string())), 0));
+                break;
+            }
+        }
+    }
+    if let Some((_, name, fault)) = lie {
+        members.push((name, Err(fault), 0));
+    }
+    let thin: &'d Vec<Vec<u8>> = thin;
+    Ok(Some(
+        members
+            .into_iter()
+            .map(|(name, result, thin_index)| Unit {
+                member: Some(name),
+                result: result.map(|data| match data {
+                    Some(data) => data,
+                    None => &thin[thin_index],
+                }),
+            })
+            .collect(),
+    ))
+}
+
+/// Walks the raw member headers of a GNU archive: each must be whole, end in its terminator,
+/// give a decimal size, and (unless its data lives elsewhere, in a thin archive) fit in the
+/// file. The first that does not: its offset, its name as the header gives it, and the fault.
+fn check_member_headers(data: &[u8], thin: bool) -> Result<(), (u64, String, Fault)> {
+    let mut at = 8usize;
+    while at < data.len() {
+        let Some(header) = data.get(at..at + 60) else {
+            let fault = Fault(format!("truncated member header at offset {at}"));
+            return Err((at as u64, format!("at offset {at}"), fault));
+        };
+        let raw_name = String::from_utf8_lossy(&header[..16]).trim_end().to_owned();
+        let name = match raw_name.as_str() {
+            "/" | "/SYM64/" => format!("{raw_name} (the symbol index)"),
+            "//" => "// (the long-name table)".to_owned(),
+            n => n.trim_end_matches('/').to_owned(),
+        };
+        let fail = |fault: String| Err((at as u64, name.clone(), Fault(fault)));
+        if &header[58..60] != b"`\n" {
+            return fail(format!(
+                "member header at offset {at} does not end in \"`\\n\""
+            ));
+        }
+        let size_field = String::from_utf8_lossy(&header[48..58])
+            .trim_end()
+            .to_owned();
+        let Ok(size) = size_field.parse::<usize>() else {
+            return fail(format!(
+                "the size field {size_field:?} at offset {} is not a number",
+                at + 48
+            ));
+        };
+        let special = matches!(raw_name.as_str(), "/" | "//" | "/SYM64/");
+        let stored = if thin && !special { 0 } else { size };
+        let left = data.len() - at - 60;
+        if stored > left {
+            return fail(format!(
+                "the member claims {size} bytes at offset {at}, but only {left} bytes follow"
+            ));
+        }
+        at += 60 + stored + (stored & 1);
+    }
+    Ok(())
+}
