@@ -2,6 +2,7 @@
 //! They build what they need themselves (see `polylink_tests::build`).
 
 mod build;
+mod checksec;
 mod compare;
 mod elf;
 mod emit;

@@ -5,6 +5,7 @@
 //! [`cmd::Cmd`].
 
 pub mod build;
+pub mod checksec;
 pub mod cmd;
 pub mod compare;
 pub mod fsutil;

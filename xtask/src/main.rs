@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, compare, header, link_demo, nm, tools};
+use xtask::{build, checksec, compare, header, link_demo, nm, tools};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,6 +62,15 @@ enum Task {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Hardening of ELF files: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
+    Checksec {
+        /// Print a JSON list instead of a table
+        #[arg(long)]
+        json: bool,
+        /// The files to check
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo {
         /// Echo every command
@@ -101,7 +110,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if dry_run {
                 std::io::stdout().write_all(plan.script().as_bytes())?;
             } else {
-                build_all(&plan, verbose)?;
+                let manifest = build_all(&plan, verbose)?;
+                // The hardening of every program, as `cargo xtask checksec` reads it.
+                let results = manifest
+                    .programs
+                    .iter()
+                    .map(|p| {
+                        checksec::check(&p.path)
+                            .map_err(|fault| anyhow::anyhow!("{}: {fault}", p.path.display()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                checksec::print_table(&mut std::io::stdout().lock(), &results)?;
             }
         }
         Task::Header { check: true } => header::check(&root)?,
@@ -140,6 +159,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("error: {problem}");
             }
             if !outcome.problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Task::Checksec { json, files } => {
+            let mut results = Vec::new();
+            let mut failed = false;
+            for file in &files {
+                match checksec::check(file) {
+                    Ok(h) => results.push(h),
+                    Err(fault) => {
+                        eprintln!("error: {}: {fault}", file.display());
+                        failed = true;
+                    }
+                }
+            }
+            let mut out = std::io::stdout().lock();
+            if json {
+                checksec::print_json(&mut out, &results)?;
+            } else {
+                checksec::print_table(&mut out, &results)?;
+            }
+            if failed {
                 return Ok(ExitCode::FAILURE);
             }
         }
