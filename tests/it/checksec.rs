@@ -86,11 +86,22 @@ fn program(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
     out
 }
 
+/// A program to link: name, compiler flags, then the expected pie, relro, canary, static, nx.
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static str,
+    &'static str,
+    serde_json::Value,
+    bool,
+    bool,
+);
+
 #[test]
 fn each_protection_is_told_apart_and_a_static_canary_is_unknown() {
     let dir = tempfile::tempdir().unwrap();
     let source = "#include <string.h>\n#include <stdio.h>\nint main(int argc, char **argv) { char buf[64]; strcpy(buf, argv[0]); puts(buf); return argc - 1; }\n";
-    let cases: [(&str, &[&str], &str, &str, serde_json::Value, bool, bool); 7] = [
+    let cases: [Case; 7] = [
         (
             "canary",
             &["-fstack-protector-all"],
