@@ -268,7 +268,7 @@ impl<'o, W: Write> Printer<'o, W> {
             (true, _, Some(member)) => format!("{file}:{member}:"),
             (true, _, None) => format!("{file}:"),
         };
-        let mut name = String::new();
+        let mut name = Vec::new();
         for s in &symbols {
             let line = &mut self.line;
             line.clear();
@@ -285,20 +285,20 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 
     fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
-        let mut name = String::new();
+        let mut name = Vec::new();
         for s in symbols {
             display_name(&mut name, s, false);
             let mut value = serde_json::json!({
                 "file": file,
                 "member": member,
-                "name": name,
+                "name": String::from_utf8_lossy(&name),
                 "type": (s.letter as char).to_string(),
                 "value": (!s.is_undefined()).then_some(s.value),
                 "size": s.size,
             });
             if self.options.demangle {
                 display_name(&mut name, s, true);
-                value["demangled"] = name.clone().into();
+                value["demangled"] = String::from_utf8_lossy(&name).into();
             }
             let sep = if self.json_started { ",\n " } else { "[" };
             self.json_started = true;
@@ -341,18 +341,18 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
     }
 }
 
-/// The name nm prints: with the version of a dynamic symbol, demangled if asked.
-fn display_name(out: &mut String, s: &Symbol<'_>, demangle: bool) {
+/// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
+/// version of a dynamic symbol, demangled if asked and if the demangler takes it.
+fn display_name(out: &mut Vec<u8>, s: &Symbol<'_>, demangle: bool) {
     out.clear();
-    let raw = String::from_utf8_lossy(s.name);
-    let mut full = raw.into_owned();
+    out.extend_from_slice(s.name);
     if let Some((version, one_at)) = s.version {
-        full.push_str(if one_at { "@" } else { "@@" });
-        full.push_str(&String::from_utf8_lossy(version));
+        out.extend_from_slice(if one_at { b"@" } else { b"@@" });
+        out.extend_from_slice(version);
     }
-    match demangle.then(|| demangle_name(&full)).flatten() {
-        Some(d) => out.push_str(&d),
-        None => out.push_str(&full),
+    if demangle && let Some(d) = std::str::from_utf8(out).ok().and_then(demangle_name) {
+        out.clear();
+        out.extend_from_slice(d.as_bytes());
     }
 }
 
@@ -382,13 +382,11 @@ fn demangle_core(name: &str) -> Option<String> {
             after_dot = bytes[len - 1] == b'.';
             len -= 1;
         }
-        let trimmed = &body[..len];
         let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
         if rust_chars
             && hashed
             && let Ok(d) = rustc_demangle::try_demangle(&name[..3 + len])
         {
-            debug_assert!(trimmed.ends_with('E'));
             return Some(format!("{d:#}"));
         }
     } else if name.starts_with("_R") {
@@ -438,7 +436,7 @@ fn hex(line: &mut Vec<u8>, v: u64) {
 }
 
 /// nm.c's `print_symbol_info_bsd`: value (and size if asked and not zero), letter, name.
-fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &str, print_size: bool) {
+fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool) {
     if matches!(s.letter, b'U' | b'w' | b'v') {
         line.extend_from_slice(&[b' '; 16]);
     } else {
@@ -449,14 +447,14 @@ fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &str, print_size: bool) {
         }
     }
     line.extend_from_slice(&[b' ', s.letter, b' ']);
-    line.extend_from_slice(name.as_bytes());
+    line.extend_from_slice(name);
     line.push(b'\n');
 }
 
 /// nm.c's `print_symbol_info_posix`: name, letter, then value and size (if not zero) in hex,
 /// or eight spaces for an undefined symbol.
-fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &str) {
-    line.extend_from_slice(name.as_bytes());
+fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8]) {
+    line.extend_from_slice(name);
     line.extend_from_slice(&[b' ', s.letter, b' ']);
     if s.is_undefined() {
         line.extend_from_slice(&[b' '; 8]);
