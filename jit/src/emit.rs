@@ -948,20 +948,22 @@ impl Assembler {
         if self.labels[i].is_some() {
             return Err(Error::LabelBoundTwice { label: i });
         }
-        self.labels[i] = Some(Bound {
+        self.labels[i] = Some(self.position());
+        Ok(self)
+    }
+
+    /// The current position, as a label bound here records it.
+    fn position(&self) -> Bound {
+        Bound {
             at: self.code.len(),
             jumps_before: self.jumps.len(),
-        });
-        Ok(self)
+        }
     }
 
     /// A new label bound here, for the top of a loop.
     pub fn here(&mut self) -> Label {
         let label = self.label();
-        self.labels[label.index()] = Some(Bound {
-            at: self.code.len(),
-            jumps_before: self.jumps.len(),
-        });
+        self.labels[label.index()] = Some(self.position());
         label
     }
 

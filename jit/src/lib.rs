@@ -14,3 +14,9 @@ pub mod raw;
 pub mod routines;
 
 pub use error::{Error, Result};
+
+/// Bytes as `polylink-jit` prints them: lowercase hex pairs separated by single spaces.
+pub fn hex(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(" ")
+}

@@ -151,7 +151,7 @@ fn run(cli: Cli) -> Result<()> {
                 cases,
             );
             let emitted = agree_emitted_add(&RoutineSet::linked(), cases)?;
-            let emitted_hex = hex_pairs(&emitted.bytes);
+            let emitted_hex = polylink_jit::hex(&emitted.bytes);
             let mut out = std::io::stdout().lock();
             if json {
                 let rows: Vec<_> = results
@@ -251,7 +251,7 @@ fn asm(
     }
     let mut stdout = std::io::stdout().lock();
     if hex || (out.is_none() && call.is_none()) {
-        writeln!(stdout, "{}", hex_pairs(code))?;
+        writeln!(stdout, "{}", polylink_jit::hex(code))?;
     }
     if let Some(path) = &out {
         write_atomically(path, code)?;
@@ -264,12 +264,6 @@ fn asm(
         writeln!(stdout, "{}", function.call(&args)?)?;
     }
     Ok(())
-}
-
-/// Bytes as lowercase hex pairs separated by single spaces.
-fn hex_pairs(bytes: &[u8]) -> String {
-    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    pairs.join(" ")
 }
 
 /// The line of `source` at `line`, and a caret under `column`.

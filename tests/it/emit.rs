@@ -8,7 +8,8 @@ use polylink_jit::emit::{
     AluOp, Assembler, Cond, Imm32, Index, Inst, Mem, Program, Reg, Scale, ShiftOp, Src, UnaryOp,
     examples,
 };
-use polylink_tests::nasm;
+use polylink_jit::hex;
+use polylink_tests::{Lcg, nasm};
 
 /// Immediates at the edges of each encoding: 0, ±1, the i8 limits and one past them, the i32
 /// limits, and values in between.
@@ -113,14 +114,6 @@ fn nasm_bytes(name: &str, lines: &[String]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let source = format!("bits 64\n{}\n", lines.join("\n"));
     std::fs::read(nasm(dir.path(), name, "bin", &source)).unwrap()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Each instruction's bytes from the emitter, against NASM's for its text, one by one, and each
@@ -304,19 +297,6 @@ fn memory_forms_match_nasm_byte_for_byte() {
     check_against_nasm("memory", &forms);
 }
 
-/// A small deterministic generator, so that the jump layouts are the same in every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 /// Snippets of jumps over runs of `nop`, each with its own labels: forward and backward, at the
 /// distances where rel8 turns into rel32, in every spelling of every condition, and random
 /// tangles where lengthening one jump pushes another out of reach.
@@ -338,9 +318,9 @@ fn jump_snippets() -> Vec<String> {
         for l in 0..labels {
             for _ in 0..rng.below(8) {
                 let target = rng.below(labels);
-                let m = &mnemonics[rng.below(mnemonics.len() as u64) as usize];
+                let m = &mnemonics[rng.below(mnemonics.len())];
                 lines.push(format!("{m} r{s}_{target}"));
-                lines.push(nops(rng.below(70) as usize));
+                lines.push(nops(rng.below(70)));
             }
             lines.push(format!("r{s}_{l}:"));
         }

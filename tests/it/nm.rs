@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use polylink_tests::{build, describe, nasm, output_of, xtask};
+use polylink_tests::{Lcg, build, describe, nasm, output_of, xtask};
 use xtask::nm::{self, Options};
 use xtask::symbols::{self, Input, Table};
 
@@ -334,19 +334,6 @@ fn goblin_reads_the_same_symbols_in_every_file_the_project_builds() {
         }
     }
     assert!(checked > 20, "{checked} files");
-}
-
-/// A small deterministic generator for the mutations.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) % n as u64) as usize
-    }
 }
 
 /// An archive's member headers give each size as ten decimal digits at offset 48; this one

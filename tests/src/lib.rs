@@ -212,3 +212,19 @@ fn copy_recursively(from: &Path, to: &Path) {
         std::fs::copy(from, to).unwrap_or_else(|e| panic!("copying {from:?}: {e}"));
     }
 }
+
+/// A small deterministic generator (a 64-bit LCG), so that generated cases are the same in every
+/// run and a failure can be replayed.
+#[derive(Debug)]
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}

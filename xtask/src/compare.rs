@@ -168,7 +168,8 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
     })
 }
 
-/// Bytes as `polylink-jit` prints them: lowercase hex pairs separated by spaces.
+/// Bytes as `polylink-jit` prints them (`polylink_jit::hex`, which xtask does not link):
+/// lowercase hex pairs separated by spaces.
 fn hex(bytes: &[u8]) -> String {
     let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     pairs.join(" ")

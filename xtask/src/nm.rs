@@ -185,7 +185,7 @@ fn report(
     };
     printer.archive_header(&file)?;
     for unit in units {
-        let member = unit.member.unwrap_or_default();
+        let member = unit.member;
         let fail = |fault| Problem {
             file: input.path.clone(),
             member: Some(member.clone()),

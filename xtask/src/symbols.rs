@@ -375,11 +375,11 @@ impl Input {
     }
 }
 
-/// An object file: a plain file, or one member of an archive.
+/// One member of an archive: its name (for a thin member, the path it is read from) and its
+/// bytes, or why they cannot be had.
 #[derive(Debug)]
 pub struct Unit<'d> {
-    /// The member's name, for a member of an archive.
-    pub member: Option<String>,
+    pub member: String,
     pub result: Result<&'d [u8], Fault>,
 }
 
@@ -415,55 +415,60 @@ pub fn units<'d>(
     let lie = check_member_headers(input.data(), archive.is_thin()).err();
     let end = lie.as_ref().map_or(u64::MAX, |(offset, _, _)| *offset);
     let dir = input.path.parent().unwrap_or(Path::new(""));
-    // Thin members are read first, so that the borrows of `thin` below are all shared.
+    // Where each member's bytes are. Thin members are read into `thin` first, so that the
+    // borrows of it below are all shared.
+    enum Found<'d> {
+        InArchive(&'d [u8]),
+        Thin(usize),
+        Bad(Fault),
+    }
     let mut members = Vec::new();
     for member in archive.members() {
         match member {
             Ok(member) if member.file_range().0 >= end => break,
             Err(_) if lie.is_some() => break,
+            Ok(member) if member.is_thin() => {
+                // nm names a thin member by the path it reads, as the archive's path gives its
+                // directory.
+                let path = dir.join(String::from_utf8_lossy(member.name()).as_ref());
+                let bytes = match std::fs::read(&path) {
+                    Ok(bytes) => {
+                        thin.push(bytes);
+                        Found::Thin(thin.len() - 1)
+                    }
+                    Err(e) => Found::Bad(Fault(format!("could not read {}: {e}", path.display()))),
+                };
+                members.push((path.display().to_string(), bytes));
+            }
             Ok(member) => {
                 let name = String::from_utf8_lossy(member.name()).into_owned();
-                if member.is_thin() {
-                    // nm names a thin member by the path it reads, as the archive's path gives
-                    // its directory.
-                    let path = dir.join(&name);
-                    let name = path.display().to_string();
-                    match std::fs::read(&path) {
-                        Ok(bytes) => {
-                            thin.push(bytes);
-                            members.push((name, Ok(None), thin.len() - 1));
-                        }
-                        Err(e) => members.push((
-                            name,
-                            Err(Fault(format!("could not read {}: {e}", path.display()))),
-                            0,
-                        )),
-                    }
-                } else {
-                    let data = member.data(input.data()).map(Some).map_err(Fault::from);
-                    members.push((name, data, 0));
-                }
+                let bytes = match member.data(input.data()) {
+                    Ok(data) => Found::InArchive(data),
+                    Err(e) => Found::Bad(e.into()),
+                };
+                members.push((name, bytes));
             }
             Err(e) => {
                 let name = format!("#{} (after the last good member)", members.len() + 1);
-                members.push((name, Err(Fault(e.to_string())), 0));
+                members.push((name, Found::Bad(e.into())));
                 break;
             }
         }
     }
     if let Some((_, name, fault)) = lie {
-        members.push((name, Err(fault), 0));
+        members.push((name, Found::Bad(fault)));
     }
     let thin: &'d Vec<Vec<u8>> = thin;
     Ok(Some(
         members
             .into_iter()
-            .map(|(name, result, thin_index)| Unit {
-                member: Some(name),
-                result: result.map(|data| match data {
-                    Some(data) => data,
-                    None => &thin[thin_index],
-                }),
+            .map(|(member, bytes)| Unit {
+                member,
+                result: match bytes {
+                    Found::InArchive(data) => Ok(data),
+                    Found::Thin(index) => Ok(&thin[index]),
+                    Found::Bad(fault) => Err(fault),
+                },
             })
             .collect(),
     ))

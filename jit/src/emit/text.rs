@@ -776,11 +776,7 @@ mod tests {
     use crate::emit::Reg::*;
 
     fn hex(text: &str) -> String {
-        let code = assemble(text).unwrap().program.into_bytes();
-        code.iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::hex(assemble(text).unwrap().program.code())
     }
 
     fn error(text: &str) -> String {
