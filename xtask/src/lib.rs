@@ -11,6 +11,7 @@ pub mod compare;
 pub mod fsutil;
 pub mod header;
 pub mod link_demo;
+pub mod link_order;
 pub mod manifest;
 pub mod nm;
 pub mod plan;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, checksec, compare, header, link_demo, nm, tools};
+use xtask::{build, checksec, compare, header, link_demo, link_order, nm, tools};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,6 +70,12 @@ enum Task {
         /// The files to check
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Replay GNU ld's archive resolution over inputs in a given order: does it link, what is
+    /// left undefined and why, and which order links
+    LinkOrder {
+        #[command(flatten)]
+        options: link_order::Options,
     },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo {
@@ -181,6 +187,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 checksec::print_table(&mut out, &results)?;
             }
             if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Task::LinkOrder { options } => {
+            let links = link_order::run(&options, &mut std::io::stdout().lock())?;
+            if !links {
                 return Ok(ExitCode::FAILURE);
             }
         }
