@@ -452,3 +452,47 @@ fn a_bad_file_is_named_and_the_good_ones_still_listed() {
         assert!(stderr.contains(&want), "no {want:?} in:\n{stderr}");
     }
 }
+
+/// `cargo xtask nm-speed FILE` checks that both tools print the same before it times them, and
+/// prints one row per option set with both medians and their ratio. (The ratio itself is a
+/// figure for the machine it runs on, not a test: see the closing notes.)
+#[test]
+fn nm_speed_prints_both_times_and_the_ratio() {
+    let manifest = build();
+    let archive = manifest.staticlib("libpolylink.a").unwrap().path.clone();
+    let output =
+        polylink_tests::output_of(xtask().args(["nm-speed", "--rounds", "1"]).arg(&archive));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", describe("nm-speed", &output));
+    assert!(
+        stdout.starts_with("nm on ") && stdout.contains(" symbols), median of each"),
+        "{stdout}"
+    );
+    for options in ["default", "-C"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(options))
+            .unwrap_or_else(|| panic!("no {options} row in:\n{stdout}"));
+        let words: Vec<&str> = row.split_whitespace().collect();
+        // options, GNU ms, "ms", ours ms, "ms", ratio×, "≥", "2×", verdict
+        let gnu: f64 = words[1].parse().unwrap();
+        let ours: f64 = words[3].parse().unwrap();
+        let ratio: f64 = words[5].trim_end_matches('×').parse().unwrap();
+        assert!(gnu > 0.0 && ours > 0.0, "{row}");
+        assert!((ratio - gnu / ours).abs() < 0.1 + ratio * 0.05, "{row}");
+        assert!(matches!(words[8], "met" | "MISSED"), "{row}");
+    }
+    assert!(
+        stdout.contains("outputs checked identical before timing"),
+        "{stdout}"
+    );
+
+    // A file the tools disagree on is refused before any timing: not an ELF file at all.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.o");
+    std::fs::write(&junk, b"not an object").unwrap();
+    let output = polylink_tests::output_of(xtask().args(["nm-speed", "--rounds", "1"]).arg(&junk));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("junk.o"), "{stderr}");
+}

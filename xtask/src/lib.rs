@@ -14,6 +14,7 @@ pub mod link_demo;
 pub mod link_order;
 pub mod manifest;
 pub mod nm;
+pub mod nm_speed;
 pub mod plan;
 pub mod platform;
 pub mod symbols;

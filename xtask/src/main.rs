@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, checksec, compare, header, link_demo, link_order, nm, tools};
+use xtask::{build, checksec, compare, header, link_demo, link_order, nm, nm_speed, tools};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +61,19 @@ enum Task {
         /// The files to read
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+    },
+    /// Time `cargo xtask nm` against GNU nm side by side (release builds, outputs checked
+    /// identical first) on the release staticlib of fixtures/nm-speed, or on FILE
+    NmSpeed {
+        /// Rounds of each tool per option set; the medians are compared
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
+        rounds: u16,
+        /// Echo every command
+        #[arg(short, long)]
+        verbose: bool,
+        /// The file to read [default: the fixture's staticlib, built first]
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
     },
     /// Hardening of ELF files: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
     Checksec {
@@ -167,6 +180,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !outcome.problems.is_empty() {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Task::NmSpeed {
+            rounds,
+            verbose,
+            file,
+        } => {
+            let file = file.map(std::path::absolute).transpose()?;
+            let report = nm_speed::run(&root, file.as_deref(), rounds.into(), verbose)?;
+            let shown = xtask::cmd::relative_to(&report.file, &root).to_path_buf();
+            nm_speed::print(&mut std::io::stdout().lock(), &report, &shown)?;
         }
         Task::Checksec { json, files } => {
             let mut results = Vec::new();

@@ -13,7 +13,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use crate::symbols::{self, Fault, Input, Symbol, Table};
+use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
 
 /// nm's options, as flags.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -184,21 +184,92 @@ fn report(
         return Ok(());
     };
     printer.archive_header(&file)?;
-    for unit in units {
-        let member = unit.member;
-        let fail = |fault| Problem {
-            file: input.path.clone(),
-            member: Some(member.clone()),
-            fault,
-        };
-        match unit.result.and_then(|data| symbols::read_elf(data, table)) {
-            Ok(symbols) => {
-                printer.object(&file, Some(&member), symbols, &mut outcome.no_symbols)?
-            }
-            Err(fault) => outcome.problems.push(fail(fault)),
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if printer.format == Format::Json || threads == 1 || units.len() < 2 {
+        for unit in units {
+            report_member(printer, &input.path, &file, table, unit, outcome)?;
         }
+        return Ok(());
+    }
+    // Members are read, sorted and formatted on every core, each into its own buffer, taken
+    // one at a time so that one large member does not hold up the rest; the buffers are then
+    // written in the archive's order.
+    let (options, several) = (printer.options, printer.several);
+    let units: Vec<std::sync::Mutex<Option<Unit<'_>>>> = units
+        .into_iter()
+        .map(|u| std::sync::Mutex::new(Some(u)))
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Vec<u8>, Outcome)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(slot) = units.get(index) else {
+                            return done;
+                        };
+                        let unit = slot
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .take();
+                        let Some(unit) = unit else { continue };
+                        let mut buffer = Vec::new();
+                        let mut found = Outcome::default();
+                        let mut member_printer = Printer::new(&mut buffer, options, several);
+                        // Writing into a vector cannot fail.
+                        let _ = report_member(
+                            &mut member_printer,
+                            &input.path,
+                            &file,
+                            table,
+                            unit,
+                            &mut found,
+                        );
+                        done.push((index, buffer, found));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(index, ..)| *index);
+    for (_, buffer, mut found) in done {
+        printer.out.write_all(&buffer)?;
+        outcome.problems.append(&mut found.problems);
+        outcome.no_symbols.append(&mut found.no_symbols);
     }
     Ok(())
+}
+
+/// One archive member's report.
+fn report_member(
+    printer: &mut Printer<'_, impl Write>,
+    path: &std::path::Path,
+    file: &str,
+    table: Table,
+    unit: Unit<'_>,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let member = unit.member;
+    match unit.result.and_then(|data| symbols::read_elf(data, table)) {
+        Ok(symbols) => printer.object(file, Some(&member), symbols, &mut outcome.no_symbols),
+        Err(fault) => {
+            outcome.problems.push(Problem {
+                file: path.to_path_buf(),
+                member: Some(member),
+                fault,
+            });
+            Ok(())
+        }
+    }
 }
 
 /// Writes symbols in the chosen format, keeping what the JSON format needs across files.
@@ -268,12 +339,12 @@ impl<'o, W: Write> Printer<'o, W> {
             (true, _, Some(member)) => format!("{file}:{member}:"),
             (true, _, None) => format!("{file}:"),
         };
-        let mut name = Vec::new();
+        let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in &symbols {
             let line = &mut self.line;
             line.clear();
             line.extend_from_slice(prefix.as_bytes());
-            display_name(&mut name, s, o.demangle);
+            display_name(&mut name, &mut scratch, s, o.demangle);
             if self.format == Format::Posix {
                 posix_line(line, s, &name);
             } else {
@@ -285,9 +356,9 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 
     fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
-        let mut name = Vec::new();
+        let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in symbols {
-            display_name(&mut name, s, false);
+            display_name(&mut name, &mut scratch, s, false);
             let mut value = serde_json::json!({
                 "file": file,
                 "member": member,
@@ -297,7 +368,7 @@ impl<'o, W: Write> Printer<'o, W> {
                 "size": s.size,
             });
             if self.options.demangle {
-                display_name(&mut name, s, true);
+                display_name(&mut name, &mut scratch, s, true);
                 value["demangled"] = String::from_utf8_lossy(&name).into();
             }
             let sep = if self.json_started { ",\n " } else { "[" };
@@ -342,33 +413,51 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
 }
 
 /// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
-/// version of a dynamic symbol, demangled if asked and if the demangler takes it.
-fn display_name(out: &mut Vec<u8>, s: &Symbol<'_>, demangle: bool) {
+/// version of a dynamic symbol, demangled if asked and if the demangler takes it. `scratch`
+/// keeps its allocation from name to name.
+fn display_name(out: &mut Vec<u8>, scratch: &mut Vec<u8>, s: &Symbol<'_>, demangle: bool) {
     out.clear();
     out.extend_from_slice(s.name);
     if let Some((version, one_at)) = s.version {
         out.extend_from_slice(if one_at { b"@" } else { b"@@" });
         out.extend_from_slice(version);
     }
-    if demangle && let Some(d) = std::str::from_utf8(out).ok().and_then(demangle_name) {
-        out.clear();
-        out.extend_from_slice(d.as_bytes());
+    if demangle && let Ok(name) = std::str::from_utf8(out) {
+        scratch.clear();
+        if demangle_into(scratch, name) {
+            std::mem::swap(out, scratch);
+        }
     }
 }
 
 /// BFD's `bfd_demangle`: leading dots and dollars and anything from the first `@` are set
 /// aside, the rest demangled, and both put back.
 pub fn demangle_name(name: &str) -> Option<String> {
+    let mut out = Vec::new();
+    demangle_into(&mut out, name).then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`demangle_name`], appending to `out`; false (and `out` as it was) when nothing demangles.
+fn demangle_into(out: &mut Vec<u8>, name: &str) -> bool {
     let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
     let (pre, rest) = name.split_at(start);
+    if !rest.starts_with("_Z") && !rest.starts_with("_R") && !rest.starts_with("_GLOBAL_") {
+        return false;
+    }
     let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
-    let demangled = demangle_core(core)?;
-    Some(format!("{pre}{demangled}{suffix}"))
+    let mark = out.len();
+    out.extend_from_slice(pre.as_bytes());
+    if !demangle_core(out, core) {
+        out.truncate(mark);
+        return false;
+    }
+    out.extend_from_slice(suffix.as_bytes());
+    true
 }
 
 /// libiberty's `cplus_demangle` in auto mode: Rust first (legacy symbols overlap with C++),
-/// then C++.
-fn demangle_core(name: &str) -> Option<String> {
+/// then C++. Appends to `out`, or leaves it alone and says false.
+fn demangle_core(out: &mut Vec<u8>, name: &str) -> bool {
     if let Some(body) = name.strip_prefix("_ZN") {
         // libiberty takes a legacy symbol as Rust when, after dropping `.suffix`es such as
         // `.llvm.1234` (and with them anything not ending in `E`), it ends in a hash segment:
@@ -387,21 +476,31 @@ fn demangle_core(name: &str) -> Option<String> {
             && hashed
             && let Ok(d) = rustc_demangle::try_demangle(&name[..3 + len])
         {
-            return Some(format!("{d:#}"));
+            // Writing into a vector cannot fail.
+            let _ = write!(out, "{d:#}");
+            return true;
         }
     } else if name.starts_with("_R") {
         // v0: libiberty ignores a `.` suffix.
         let body = &name[..name.find('.').unwrap_or(name.len())];
         if !body.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric()) {
-            return None;
+            return false;
         }
-        return rustc_demangle::try_demangle(body)
-            .ok()
-            .map(|d| format!("{d:#}"));
+        return match rustc_demangle::try_demangle(body) {
+            Ok(d) => {
+                let _ = write!(out, "{d:#}");
+                true
+            }
+            Err(_) => false,
+        };
     }
     if name.starts_with("_Z") || name.starts_with("_GLOBAL_") {
-        let symbol = cpp_demangle::Symbol::new(name).ok()?;
-        let d = symbol.demangle().ok()?;
+        let Some(d) = cpp_demangle::Symbol::new(name)
+            .ok()
+            .and_then(|symbol| symbol.demangle().ok())
+        else {
+            return false;
+        };
         // Where cpp_demangle's spelling differs from libiberty's, libiberty's, as nm prints it.
         // (Not all of them: see the README on C++ names.)
         let d = match d
@@ -411,9 +510,10 @@ fn demangle_core(name: &str) -> Option<String> {
             Some(inner) => format!("vtable for {inner}"),
             None => d,
         };
-        return Some(d.replace("std::nullptr_t", "decltype(nullptr)"));
+        out.extend_from_slice(d.replace("std::nullptr_t", "decltype(nullptr)").as_bytes());
+        return true;
     }
-    None
+    false
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
