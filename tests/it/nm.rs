@@ -496,3 +496,80 @@ fn nm_speed_prints_both_times_and_the_ratio() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("junk.o"), "{stderr}");
 }
+
+/// The system's C++ library, static and shared: thousands of C++ names (thunks, VTTs,
+/// construction vtables, `std::istream` abbreviations, unified constructors) demangled as
+/// `nm -C` prints them, because they are libiberty's, asked of c++filt.
+#[test]
+fn cpp_names_are_demangled_as_nm_prints_them_in_the_system_cpp_library() {
+    let file_name = |name: &str| {
+        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+        let out = output_of(Command::new("g++").arg(format!("-print-file-name={name}")));
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        path.canonicalize().unwrap_or(path)
+    };
+    let (archive, shared) = (file_name("libstdc++.a"), file_name("libstdc++.so"));
+    assert!(
+        archive.is_file() && shared.is_file(),
+        "{archive:?} {shared:?}"
+    );
+    for args in [
+        &["-C"][..],
+        &["-C", "-u", "-A"],
+        &["-C", "-P", "--defined-only"],
+    ] {
+        let files = [archive.clone()];
+        let (ours, theirs) = (our_nm(args, &files), gnu_nm(args, &files));
+        assert!(ours.len() > 100_000, "{} bytes", ours.len());
+        assert!(
+            ours == theirs,
+            "{args:?}: {}",
+            first_difference(&ours, &theirs)
+        );
+    }
+    let files = [shared];
+    let (ours, theirs) = (our_nm(&["-D", "-C"], &files), gnu_nm(&["-D", "-C"], &files));
+    assert!(
+        ours == theirs,
+        "-D -C: {}",
+        first_difference(&ours, &theirs)
+    );
+}
+
+/// Without c++filt, C++ names fall back to the cpp_demangle crate, and a warning says so and
+/// how to install binutils; Rust names do not need c++filt at all.
+#[test]
+fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let empty = tempfile::tempdir().unwrap();
+    let output = output_of(
+        xtask()
+            .env("PATH", empty.path())
+            .args(["nm", "-C"])
+            .args(&files),
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: `c++filt` not found")
+            && stderr.contains("binutils")
+            && stderr.contains("C++ names were demangled by the cpp_demangle crate instead"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("ns::K::f("), "{stdout}");
+
+    let rust = build().staticlib("libpolylink.a").unwrap().path.clone();
+    let output = output_of(
+        xtask()
+            .env("PATH", empty.path())
+            .args(["nm", "-C"])
+            .arg(&rust),
+    );
+    assert!(
+        output.status.success() && output.stderr.is_empty(),
+        "{}",
+        describe("nm -C", &output)
+    );
+}

@@ -54,6 +54,8 @@ pub struct Cmd {
     cwd: Option<PathBuf>,
     env: Vec<(String, OsString)>,
     hint: Option<String>,
+    /// What the program reads on standard input (nothing when `None`).
+    input: Option<Vec<u8>>,
 }
 
 impl Cmd {
@@ -64,7 +66,14 @@ impl Cmd {
             cwd: None,
             env: Vec::new(),
             hint: None,
+            input: None,
         }
+    }
+
+    /// Gives the program `bytes` on standard input (written while its output is read).
+    pub fn stdin(mut self, bytes: Vec<u8>) -> Cmd {
+        self.input = Some(bytes);
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
@@ -93,7 +102,8 @@ impl Cmd {
         self
     }
 
-    /// Runs the command with no input, captures its output, and fails unless it exits 0.
+    /// Runs the command (with no input, unless [`Cmd::stdin`] gave some), captures its output,
+    /// and fails unless it exits 0.
     pub fn run(&self, echo: bool) -> Result<Output, CmdError> {
         let output = self.output(echo)?;
         if output.status.success() {
@@ -103,7 +113,7 @@ impl Cmd {
         }
     }
 
-    /// Runs the command with no input and captures its output, whatever its exit status.
+    /// Runs the command and captures its output, whatever its exit status.
     pub fn output(&self, echo: bool) -> Result<Output, CmdError> {
         if echo {
             eprintln!("{:>12} `{self}`", "Running");
@@ -117,7 +127,31 @@ impl Cmd {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        command.output().map_err(|source| {
+        let ran = match &self.input {
+            None => command.output(),
+            Some(bytes) => command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    let mut stdin = child.stdin.take().expect("stdin was piped");
+                    // A writer thread, so that a program that answers as it reads cannot fill
+                    // its output pipe while we are still writing (a deadlock).
+                    std::thread::scope(|scope| {
+                        let writer = scope.spawn(move || {
+                            use std::io::Write;
+                            // A program that exits without reading all of it closes the pipe;
+                            // its exit status tells the rest.
+                            let _ = stdin.write_all(bytes);
+                        });
+                        let output = child.wait_with_output();
+                        let _ = writer.join();
+                        output
+                    })
+                }),
+        };
+        ran.map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
                 CmdError::NotFound {
                     program: self.program.clone(),

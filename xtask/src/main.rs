@@ -171,6 +171,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
             let outcome = nm::run(&mut out, &files, &options)?;
             drop(out);
+            for warning in &outcome.warnings {
+                eprintln!("warning: {warning}");
+            }
             for file in &outcome.no_symbols {
                 eprintln!("nm: {file}: no symbols");
             }

@@ -64,6 +64,14 @@ pub enum Format {
 }
 
 impl Options {
+    fn table(&self) -> Table {
+        if self.dynamic {
+            Table::Dynamic
+        } else {
+            Table::Static
+        }
+    }
+
     fn format(&self) -> Format {
         match self.format {
             Some(format) => format,
@@ -108,6 +116,8 @@ impl std::fmt::Display for Problem {
 pub struct Outcome {
     pub problems: Vec<Problem>,
     pub no_symbols: Vec<String>,
+    /// Things the user should know that are not faults of an input.
+    pub warnings: Vec<String>,
 }
 
 /// Reports the symbols of `files` to `out`.
@@ -140,8 +150,42 @@ pub fn report_all(
     options: &Options,
     several: bool,
 ) -> io::Result<Outcome> {
+    if !options.demangle {
+        return report_pass(out, inputs, options, several, None);
+    }
+    // With -C, C++ names are libiberty's, as nm prints them: asked of c++filt, all at once,
+    // after a first pass has met them (and printed cpp_demangle's spelling, into a buffer).
+    // Most Rust files have none, and the first pass is the only one.
+    let mut cpp = CppNames::default();
+    let mut asked = false;
+    loop {
+        let mut buffer = Vec::new();
+        let mut outcome = report_pass(&mut buffer, inputs, options, several, Some(&cpp))?;
+        let missed = std::mem::take(
+            cpp.missed
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if missed.is_empty() || asked {
+            out.write_all(&buffer)?;
+            out.flush()?;
+            outcome.warnings.extend(cpp.warning.take());
+            return Ok(outcome);
+        }
+        cpp.ask(missed);
+        asked = true;
+    }
+}
+
+fn report_pass(
+    out: &mut impl Write,
+    inputs: &[Input],
+    options: &Options,
+    several: bool,
+    cpp: Option<&CppNames>,
+) -> io::Result<Outcome> {
     let mut outcome = Outcome::default();
-    let mut printer = Printer::new(out, options, several);
+    let mut printer = Printer::new(out, options, several, cpp);
     for input in inputs {
         report(&mut printer, input, &mut outcome)?;
     }
@@ -155,11 +199,7 @@ fn report(
     outcome: &mut Outcome,
 ) -> io::Result<()> {
     let file = input.path.display().to_string();
-    let table = if printer.options.dynamic {
-        Table::Dynamic
-    } else {
-        Table::Static
-    };
+    let table = printer.options.table();
     let mut thin = Vec::new();
     let units = match symbols::units(input, &mut thin) {
         Ok(units) => units,
@@ -184,50 +224,64 @@ fn report(
         return Ok(());
     };
     printer.archive_header(&file)?;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = threads();
     if printer.format == Format::Json || threads == 1 || units.len() < 2 {
         for unit in units {
             report_member(printer, &input.path, &file, table, unit, outcome)?;
         }
         return Ok(());
     }
-    // Members are read, sorted and formatted on every core, each into its own buffer, taken
-    // one at a time so that one large member does not hold up the rest; the buffers are then
-    // written in the archive's order.
-    let (options, several) = (printer.options, printer.several);
-    let units: Vec<std::sync::Mutex<Option<Unit<'_>>>> = units
-        .into_iter()
-        .map(|u| std::sync::Mutex::new(Some(u)))
-        .collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut done: Vec<(usize, Vec<u8>, Outcome)> = std::thread::scope(|scope| {
+    // Members are read, sorted and formatted on every core, each into its own buffer; the
+    // buffers are then written in the archive's order.
+    let (options, several, cpp) = (printer.options, printer.several, printer.cpp);
+    let done = in_parallel(threads, units, |unit| {
+        let mut buffer = Vec::new();
+        let mut found = Outcome::default();
+        let mut member_printer = Printer::new(&mut buffer, options, several, cpp);
+        // Writing into a vector cannot fail.
+        let _ = report_member(
+            &mut member_printer,
+            &input.path,
+            &file,
+            table,
+            unit,
+            &mut found,
+        );
+        (buffer, found)
+    });
+    for (buffer, mut found) in done {
+        printer.out.write_all(&buffer)?;
+        outcome.problems.append(&mut found.problems);
+        outcome.no_symbols.append(&mut found.no_symbols);
+    }
+    Ok(())
+}
+
+/// `f` of every item on `threads` threads, results in the items' order. Items are taken one at
+/// a time, so that one large item does not hold up the rest.
+fn in_parallel<T: Send, R: Send>(
+    threads: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     loop {
-                        let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(slot) = units.get(index) else {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = slots.get(index) else {
                             return done;
                         };
-                        let unit = slot
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .take();
-                        let Some(unit) = unit else { continue };
-                        let mut buffer = Vec::new();
-                        let mut found = Outcome::default();
-                        let mut member_printer = Printer::new(&mut buffer, options, several);
-                        // Writing into a vector cannot fail.
-                        let _ = report_member(
-                            &mut member_printer,
-                            &input.path,
-                            &file,
-                            table,
-                            unit,
-                            &mut found,
-                        );
-                        done.push((index, buffer, found));
+                        let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                        if let Some(item) = item {
+                            done.push((index, f(item)));
+                        }
                     }
                 })
             })
@@ -240,13 +294,12 @@ fn report(
             })
             .collect()
     });
-    done.sort_unstable_by_key(|(index, ..)| *index);
-    for (_, buffer, mut found) in done {
-        printer.out.write_all(&buffer)?;
-        outcome.problems.append(&mut found.problems);
-        outcome.no_symbols.append(&mut found.no_symbols);
-    }
-    Ok(())
+    done.sort_unstable_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
 /// One archive member's report.
@@ -281,10 +334,12 @@ struct Printer<'o, W: Write> {
     several: bool,
     json_started: bool,
     line: Vec<u8>,
+    /// libiberty's answers for the C++ names, with `-C`.
+    cpp: Option<&'o CppNames>,
 }
 
 impl<'o, W: Write> Printer<'o, W> {
-    fn new(out: &'o mut W, options: &'o Options, several: bool) -> Self {
+    fn new(out: &'o mut W, options: &'o Options, several: bool, cpp: Option<&'o CppNames>) -> Self {
         Printer {
             out,
             options,
@@ -292,6 +347,7 @@ impl<'o, W: Write> Printer<'o, W> {
             several,
             json_started: false,
             line: Vec::with_capacity(256),
+            cpp,
         }
     }
 
@@ -344,7 +400,7 @@ impl<'o, W: Write> Printer<'o, W> {
             let line = &mut self.line;
             line.clear();
             line.extend_from_slice(prefix.as_bytes());
-            display_name(&mut name, &mut scratch, s, o.demangle);
+            display_name(&mut name, &mut scratch, s, o.demangle.then_some(self.cpp));
             if self.format == Format::Posix {
                 posix_line(line, s, &name);
             } else {
@@ -358,7 +414,7 @@ impl<'o, W: Write> Printer<'o, W> {
     fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
         let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in symbols {
-            display_name(&mut name, &mut scratch, s, false);
+            display_name(&mut name, &mut scratch, s, None);
             let mut value = serde_json::json!({
                 "file": file,
                 "member": member,
@@ -368,7 +424,7 @@ impl<'o, W: Write> Printer<'o, W> {
                 "size": s.size,
             });
             if self.options.demangle {
-                display_name(&mut name, &mut scratch, s, true);
+                display_name(&mut name, &mut scratch, s, Some(self.cpp));
                 value["demangled"] = String::from_utf8_lossy(&name).into();
             }
             let sep = if self.json_started { ",\n " } else { "[" };
@@ -413,41 +469,78 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
 }
 
 /// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
-/// version of a dynamic symbol, demangled if asked and if the demangler takes it. `scratch`
-/// keeps its allocation from name to name.
-fn display_name(out: &mut Vec<u8>, scratch: &mut Vec<u8>, s: &Symbol<'_>, demangle: bool) {
+/// version of a dynamic symbol, and demangled if `demangle` is given and the demangler takes
+/// it (C++ names by libiberty's answers when there are some). `scratch` keeps its allocation
+/// from name to name.
+fn display_name(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    s: &Symbol<'_>,
+    demangle: Option<Option<&CppNames>>,
+) {
     out.clear();
     out.extend_from_slice(s.name);
     if let Some((version, one_at)) = s.version {
         out.extend_from_slice(if one_at { b"@" } else { b"@@" });
         out.extend_from_slice(version);
     }
-    if demangle && let Ok(name) = std::str::from_utf8(out) {
+    if let Some(cpp) = demangle
+        && let Ok(name) = std::str::from_utf8(out)
+    {
         scratch.clear();
-        if demangle_into(scratch, name) {
+        if demangle_into(scratch, name, cpp) {
             std::mem::swap(out, scratch);
         }
     }
 }
 
 /// BFD's `bfd_demangle`: leading dots and dollars and anything from the first `@` are set
-/// aside, the rest demangled, and both put back.
+/// aside, the rest demangled, and both put back. C++ names go to the `cpp_demangle` crate,
+/// which spells some names differently from libiberty; `cargo xtask nm -C` asks c++filt.
 pub fn demangle_name(name: &str) -> Option<String> {
     let mut out = Vec::new();
-    demangle_into(&mut out, name).then(|| String::from_utf8_lossy(&out).into_owned())
+    demangle_into(&mut out, name, None).then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// The part of a name `bfd_demangle` hands to the demangler, and what comes before and after.
+fn split_for_demangling(name: &str) -> (&str, &str, &str) {
+    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
+    let (pre, rest) = name.split_at(start);
+    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+    (pre, core, suffix)
 }
 
 /// [`demangle_name`], appending to `out`; false (and `out` as it was) when nothing demangles.
-fn demangle_into(out: &mut Vec<u8>, name: &str) -> bool {
-    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
-    let (pre, rest) = name.split_at(start);
-    if !rest.starts_with("_Z") && !rest.starts_with("_R") && !rest.starts_with("_GLOBAL_") {
-        return false;
-    }
-    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
+    let (pre, core, suffix) = split_for_demangling(name);
     let mark = out.len();
     out.extend_from_slice(pre.as_bytes());
-    if !demangle_core(out, core) {
+    let done = match scheme(core) {
+        Scheme::Rust(d) => {
+            // Writing into a vector cannot fail.
+            let _ = write!(out, "{d:#}");
+            true
+        }
+        Scheme::Cpp => match cpp.map(|c| (c, c.names.get(core))) {
+            Some((_, Some(Some(d)))) => {
+                out.extend_from_slice(d.as_bytes());
+                true
+            }
+            Some((_, Some(None))) => false,
+            Some((c, None)) => {
+                if cpp_word(core) {
+                    c.missed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(core.to_owned());
+                }
+                cpp_demangle_like_libiberty(out, core)
+            }
+            None => cpp_demangle_like_libiberty(out, core),
+        },
+        Scheme::Neither => false,
+    };
+    if !done {
         out.truncate(mark);
         return false;
     }
@@ -455,65 +548,138 @@ fn demangle_into(out: &mut Vec<u8>, name: &str) -> bool {
     true
 }
 
+/// Which demangler libiberty's `cplus_demangle` in auto mode would use for a name.
+enum Scheme<'a> {
+    Rust(rustc_demangle::Demangle<'a>),
+    Cpp,
+    Neither,
+}
+
 /// libiberty's `cplus_demangle` in auto mode: Rust first (legacy symbols overlap with C++),
-/// then C++. Appends to `out`, or leaves it alone and says false.
-fn demangle_core(out: &mut Vec<u8>, name: &str) -> bool {
+/// then C++.
+fn scheme(name: &str) -> Scheme<'_> {
     if let Some(body) = name.strip_prefix("_ZN") {
-        // libiberty takes a legacy symbol as Rust when, after dropping `.suffix`es such as
-        // `.llvm.1234` (and with them anything not ending in `E`), it ends in a hash segment:
-        // `17h`, 16 hex digits, `E`. Anything else is left to the C++ demangler.
-        let bytes = body.as_bytes();
-        let rust_chars = bytes
-            .iter()
-            .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b));
-        let (mut len, mut after_dot) = (bytes.len(), true);
-        while len > 0 && !(after_dot && bytes[len - 1] == b'E') {
-            after_dot = bytes[len - 1] == b'.';
-            len -= 1;
-        }
-        let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
-        if rust_chars
-            && hashed
+        if let Some(len) = legacy_rust_length(body)
             && let Ok(d) = rustc_demangle::try_demangle(&name[..3 + len])
         {
-            // Writing into a vector cannot fail.
-            let _ = write!(out, "{d:#}");
-            return true;
+            return Scheme::Rust(d);
         }
     } else if name.starts_with("_R") {
         // v0: libiberty ignores a `.` suffix.
         let body = &name[..name.find('.').unwrap_or(name.len())];
         if !body.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric()) {
-            return false;
+            return Scheme::Neither;
         }
         return match rustc_demangle::try_demangle(body) {
-            Ok(d) => {
-                let _ = write!(out, "{d:#}");
-                true
-            }
-            Err(_) => false,
+            Ok(d) => Scheme::Rust(d),
+            Err(_) => Scheme::Neither,
         };
     }
     if name.starts_with("_Z") || name.starts_with("_GLOBAL_") {
-        let Some(d) = cpp_demangle::Symbol::new(name)
-            .ok()
-            .and_then(|symbol| symbol.demangle().ok())
-        else {
-            return false;
-        };
-        // Where cpp_demangle's spelling differs from libiberty's, libiberty's, as nm prints it.
-        // (Not all of them: see the README on C++ names.)
-        let d = match d
-            .strip_prefix("{vtable(")
-            .and_then(|d| d.strip_suffix(")}"))
-        {
-            Some(inner) => format!("vtable for {inner}"),
-            None => d,
-        };
-        out.extend_from_slice(d.replace("std::nullptr_t", "decltype(nullptr)").as_bytes());
-        return true;
+        return Scheme::Cpp;
     }
-    false
+    Scheme::Neither
+}
+
+/// libiberty takes a legacy symbol as Rust when, after dropping `.suffix`es such as
+/// `.llvm.1234` (and with them anything not ending in `E`), it ends in a hash segment: `17h`,
+/// 16 hex digits, `E`. Anything else is left to the C++ demangler. The length of the body
+/// (after `_ZN`) that is demangled, when it has that shape.
+fn legacy_rust_length(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let rust_chars = bytes
+        .iter()
+        .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b));
+    let (mut len, mut after_dot) = (bytes.len(), true);
+    while len > 0 && !(after_dot && bytes[len - 1] == b'E') {
+        after_dot = bytes[len - 1] == b'.';
+        len -= 1;
+    }
+    let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
+    (rust_chars && hashed).then_some(len)
+}
+
+/// A C++ name through the `cpp_demangle` crate, with the spellings where it differs from
+/// libiberty most often mapped back (not all of them: thunks, VTTs, construction vtables,
+/// `std::istream` abbreviations and unified constructors still differ).
+fn cpp_demangle_like_libiberty(out: &mut Vec<u8>, name: &str) -> bool {
+    let Some(d) = cpp_demangle::Symbol::new(name)
+        .ok()
+        .and_then(|symbol| symbol.demangle().ok())
+    else {
+        return false;
+    };
+    let d = match d
+        .strip_prefix("{vtable(")
+        .and_then(|d| d.strip_suffix(")}"))
+    {
+        Some(inner) => format!("vtable for {inner}"),
+        None => d,
+    };
+    out.extend_from_slice(d.replace("std::nullptr_t", "decltype(nullptr)").as_bytes());
+    true
+}
+
+/// Whether c++filt reads a name as one word (these characters), so that it can be asked.
+fn cpp_word(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_$.".contains(&b))
+}
+
+/// How libiberty demangles the C++ names of one run, as nm -C prints them: asked of
+/// `c++filt -i` (binutils' front end to the same demangler, with nm's options) once, for all
+/// names together.
+#[derive(Debug, Default)]
+pub struct CppNames {
+    /// Each name asked about, and what it demangles to (`None`: libiberty leaves it as it is).
+    names: std::collections::HashMap<String, Option<String>>,
+    /// C++ names met that `names` does not hold (spelled by cpp_demangle meanwhile).
+    missed: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Why c++filt could not answer, when it could not.
+    warning: Option<String>,
+}
+
+impl CppNames {
+    /// Asks c++filt about `wanted`. Without an answer, the names stay with the `cpp_demangle`
+    /// crate, and the warning says so.
+    fn ask(&mut self, wanted: std::collections::BTreeSet<String>) {
+        let mut text = Vec::new();
+        for name in &wanted {
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'\n');
+        }
+        let answer = crate::cmd::Cmd::new("c++filt")
+            .arg("-i")
+            .stdin(text)
+            .install_hint(crate::platform::install_hint("binutils"))
+            .run(false);
+        let output = match answer {
+            Ok(output) => output,
+            Err(e) => {
+                self.warning = Some(format!(
+                    "{e}: {} C++ names were demangled by the cpp_demangle crate instead, which \
+                     spells some of them differently from nm -C",
+                    wanted.len()
+                ));
+                return;
+            }
+        };
+        let said = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = said.lines().collect();
+        if lines.len() != wanted.len() {
+            self.warning = Some(format!(
+                "c++filt answered {} lines for {} names: C++ names were demangled by the \
+                 cpp_demangle crate instead",
+                lines.len(),
+                wanted.len()
+            ));
+            return;
+        }
+        for (name, line) in wanted.into_iter().zip(lines) {
+            let demangled = (line != name).then(|| line.to_owned());
+            self.names.insert(name, demangled);
+        }
+    }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
