@@ -20,6 +20,16 @@ pub enum Error {
         free: usize,
         capacity: usize,
     },
+    #[error("no hot slot named {name:?} (the table has: {known})")]
+    NoSlot { name: String, known: String },
+    #[error("hot slot name {name:?} is {len} bytes; a slot name holds 1 to {limit}")]
+    SlotName {
+        name: String,
+        len: usize,
+        limit: usize,
+    },
+    #[error("hot slot {name:?} is named twice")]
+    DuplicateSlot { name: String },
     #[error("code buffer capacity must be at least 1 byte")]
     ZeroCapacity,
     #[error("could not read raw code {}: {cause}", .path.display())]

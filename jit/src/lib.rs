@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod emit;
 mod error;
 pub mod exec;
+pub mod hot;
 pub mod measure;
 pub mod raw;
 pub mod routines;

@@ -7,6 +7,7 @@ mod compare;
 mod elf;
 mod emit;
 mod header;
+mod hot;
 mod jit;
 mod link_order;
 mod nm;
