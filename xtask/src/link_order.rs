@@ -796,13 +796,8 @@ pub fn diagnose(line: &Line) -> Report {
             count(multiple.len(), "symbol")
         );
     }
-    for input in &line.inputs {
+    for (index, input) in line.inputs.iter().enumerate() {
         if input.kind == Kind::Archive && !input.system {
-            let index = line
-                .inputs
-                .iter()
-                .position(|i| std::ptr::eq(i, input))
-                .unwrap_or(0);
             let pulled = given.loaded[index].iter().filter(|l| **l).count();
             let _ = writeln!(
                 text,
