@@ -6,15 +6,14 @@
 //! define a symbol that is undefined at that moment. An archive named before the objects that
 //! need it therefore contributes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use object::read::archive::ArchiveFile;
-use object::{Object, ObjectSymbol};
 
 use crate::cmd::Cmd;
+use crate::link_order;
 use crate::manifest::Manifest;
 
 /// What the demonstration found.
@@ -77,11 +76,15 @@ pub fn run(manifest: &Manifest, cc: &str, verbose: bool, w: &mut impl Write) -> 
     }
     let undefined = undefined_references(&stderr);
 
-    let needs = objects
-        .iter()
-        .map(|o| Ok((o, undefined_symbols(o)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let defines = archive_definitions(&archive)?;
+    // Who needs each symbol and who defines it, from the same replay `link-order` runs.
+    let line = link_order::Line::read(&link_order::Options {
+        inputs: std::iter::once(&archive)
+            .chain(&objects)
+            .map(|p| p.display().to_string())
+            .collect(),
+        ..link_order::Options::default()
+    })?;
+    let report = link_order::diagnose(&line);
     writeln!(w)?;
     writeln!(
         w,
@@ -108,14 +111,18 @@ pub fn run(manifest: &Manifest, cc: &str, verbose: bool, w: &mut impl Write) -> 
     )?;
     let width = undefined.iter().map(String::len).max().unwrap_or(0);
     for symbol in &undefined {
-        let needed_by: Vec<String> = needs
-            .iter()
-            .filter(|(_, undef)| undef.contains(symbol))
-            .map(|(o, _)| file_name(o))
-            .collect();
-        let defined_by = defines.get(symbol).map_or_else(
+        let story = report.undefined.iter().find(|u| &u.symbol == symbol);
+        let needed_by: Vec<String> = story
+            .map(|u| {
+                u.needed_by
+                    .iter()
+                    .map(|n| file_name(Path::new(n)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let defined_by = story.and_then(|u| u.defined_in.first()).map_or_else(
             || "no input of this link".to_owned(),
-            |member| format!("{}({member})", file_name(&archive)),
+            |(unit, _)| file_name(Path::new(unit)),
         );
         writeln!(
             w,
@@ -173,48 +180,6 @@ pub fn undefined_references(stderr: &str) -> BTreeSet<String> {
         .skip(1)
         .filter_map(|rest| rest.split_once('\'').map(|(name, _)| name.to_owned()))
         .collect()
-}
-
-/// The global symbols an object file leaves undefined.
-fn undefined_symbols(path: &Path) -> Result<BTreeSet<String>> {
-    let data = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let file = object::File::parse(&*data)
-        .with_context(|| format!("{} is not an object file", path.display()))?;
-    Ok(file
-        .symbols()
-        .filter(|s| s.is_undefined() && s.is_global())
-        .filter_map(|s| s.name().ok().map(str::to_owned))
-        .collect())
-}
-
-/// Which archive member defines each global symbol.
-fn archive_definitions(path: &Path) -> Result<BTreeMap<String, String>> {
-    let data = std::fs::read(path).with_context(|| format!("could not read {}", path.display()))?;
-    let archive = ArchiveFile::parse(&*data)
-        .with_context(|| format!("{} is not an archive", path.display()))?;
-    let mut defines = BTreeMap::new();
-    for member in archive.members() {
-        let member = member.with_context(|| format!("{}: bad member header", path.display()))?;
-        let name = String::from_utf8_lossy(member.name()).into_owned();
-        let bytes = member
-            .data(&*data)
-            .with_context(|| format!("{}({name}): bad member data", path.display()))?;
-        // Members that are not objects (the symbol index, rustc's metadata) define nothing.
-        let Ok(file) = object::File::parse(bytes) else {
-            continue;
-        };
-        for symbol in file.symbols() {
-            if !(symbol.is_global() && symbol.is_definition()) {
-                continue;
-            }
-            if let Ok(sym) = symbol.name() {
-                defines
-                    .entry(sym.to_owned())
-                    .or_insert_with(|| name.clone());
-            }
-        }
-    }
-    Ok(defines)
 }
 
 #[cfg(test)]

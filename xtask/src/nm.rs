@@ -494,25 +494,14 @@ fn display_name(
     }
 }
 
-/// BFD's `bfd_demangle`: leading dots and dollars and anything from the first `@` are set
-/// aside, the rest demangled, and both put back. C++ names go to the `cpp_demangle` crate,
-/// which spells some names differently from libiberty; `cargo xtask nm -C` asks c++filt.
-pub fn demangle_name(name: &str) -> Option<String> {
-    let mut out = Vec::new();
-    demangle_into(&mut out, name, None).then(|| String::from_utf8_lossy(&out).into_owned())
-}
-
-/// The part of a name `bfd_demangle` hands to the demangler, and what comes before and after.
-fn split_for_demangling(name: &str) -> (&str, &str, &str) {
+/// BFD's `bfd_demangle`, appending to `out`: leading dots and dollars and anything from the
+/// first `@` are set aside, the rest demangled (C++ names by libiberty's answers in `cpp`,
+/// else by the `cpp_demangle` crate), and both put back. False, and `out` as it was, when
+/// nothing demangles.
+fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
     let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
     let (pre, rest) = name.split_at(start);
     let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
-    (pre, core, suffix)
-}
-
-/// [`demangle_name`], appending to `out`; false (and `out` as it was) when nothing demangles.
-fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
-    let (pre, core, suffix) = split_for_demangling(name);
     let mark = out.len();
     out.extend_from_slice(pre.as_bytes());
     let done = match scheme(core) {
