@@ -20,7 +20,7 @@ use memmap2::{Mmap, MmapMut};
 use crate::{Error, Result, cpu};
 
 /// The byte that pads between functions: `int3`, a trap if ever executed.
-const PAD: u8 = 0xcc;
+pub(crate) const PAD: u8 = 0xcc;
 
 /// Where a module places each function: at a multiple of 16 bytes, as compilers do.
 pub const ENTRY_ALIGN: usize = 16;

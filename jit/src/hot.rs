@@ -12,6 +12,9 @@
 //! Each slot is laid out as C would lay it out ([`Slot`], `#[repr(C)]`): a NUL-padded name and
 //! the entry address.
 
+pub mod patch;
+pub mod shared;
+
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};

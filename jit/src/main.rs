@@ -9,6 +9,8 @@ use polylink_jit::exec::CodeBuffer;
 use std::io::Write as _;
 
 use polylink_jit::emit::text;
+use polylink_jit::hot::patch::Target;
+use polylink_jit::hot::shared::TABLE_SYMBOL;
 use polylink_jit::measure::{COPY_SIZES, Figures, measure};
 use polylink_jit::routines::{RoutineSet, agree, agree_emitted_add, embedded_module};
 use polylink_jit::{Error, cpu, raw};
@@ -78,6 +80,19 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// Patch a running polylink host: write the raw code in FILE.bin into the executable region
+    /// the host reserved, then switch its hot slot NAME to it
+    Patch {
+        /// The host's process id
+        #[arg(long)]
+        pid: u32,
+        /// The slot to switch
+        #[arg(long, value_name = "NAME")]
+        slot: String,
+        /// The new code, raw (from `nasm -f bin`): a function of up to six integers returning one
+        #[arg(value_name = "FILE.bin")]
+        file: PathBuf,
     },
 }
 
@@ -196,6 +211,7 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
         }
+        Command::Patch { pid, slot, file } => patch(pid, &slot, &file)?,
         Command::Measure { sizes, json } => {
             let module = embedded_module()?;
             let sizes = if sizes.is_empty() {
@@ -264,6 +280,49 @@ fn asm(
         writeln!(stdout, "{}", function.call(&args)?)?;
     }
     Ok(())
+}
+
+/// `polylink-jit patch`: finds and checks the host's table, then installs the code.
+fn patch(pid: u32, slot: &str, file: &std::path::Path) -> Result<()> {
+    let code = raw::load(file)?;
+    let target = Target::open(pid)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "host {pid} ({}): {TABLE_SYMBOL} at {:#x} (load bias {:#x}), found in {}",
+        target.exe().display(),
+        target.table,
+        target.bias,
+        micros(target.resolve)
+    )?;
+    let address = target.slot(slot)?.address;
+    writeln!(out, "slot {slot} at {address:#x}")?;
+    writeln!(out, "before: {slot} -> {:#x}", target.entry(slot)?)?;
+    // SAFETY: the tool's purpose: the user vouches that FILE is a function of integers
+    // returning one, as for `run`; its size and CPU features are checked before it is written.
+    let done = unsafe { target.install(slot, &code) }?;
+    writeln!(
+        out,
+        "after:  {slot} -> {:#x} (unit {} of the region at {:#x}; {} bytes; {} of {} units used)",
+        done.after,
+        done.unit,
+        target.region(),
+        done.len,
+        done.used,
+        done.units
+    )?;
+    writeln!(
+        out,
+        "wrote the code in {}, switched in {}, at CLOCK_MONOTONIC {} ns",
+        micros(done.write),
+        micros(done.switch),
+        done.switched_at_ns
+    )?;
+    Ok(())
+}
+
+fn micros(d: std::time::Duration) -> String {
+    format!("{:.1} us", d.as_secs_f64() * 1e6)
 }
 
 /// The line of `source` at `line`, and a caret under `column`.

@@ -1,0 +1,229 @@
+//! `polylink-hot-host`: calls its hot functions in a loop and prints what they return, while
+//! their code is swapped under it.
+//!
+//! The functions are reached only through the hot table, exported as `POLYLINK_HOT_TABLE`.
+//! Their first code is read from `DIR/NAME.bin` at start. With `--watch`, the host installs a
+//! slot's bin again whenever it changes (notify: inotify, not polling); at any time another
+//! process may install code with `polylink-jit patch --pid PID --slot NAME FILE.bin`.
+//!
+//! Every line it prints is `key=value` words after a first word, for people and tests alike:
+//! - `ready pid=… table=0x… region=0x… units=… used=… slots=step,mix`
+//! - `call n=… step=… mix=…`, every `--print-ms`
+//! - `reload slot=… file=… bytes=… unit=… event_ns=… switched_ns=…`, when the host installed a
+//!   changed bin itself (times are CLOCK_MONOTONIC, the same clock in every process)
+//! - `change slot=… entry=0x… by=this-host|another-process first_call_ns=… n=… result=…`, on the
+//!   first call of new code, however it came
+//! - `reload-error slot=… error=…`, when a changed bin could not be installed
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use notify::event::{AccessKind, AccessMode, ModifyKind};
+use notify::{EventKind, RecursiveMode, Watcher};
+use polylink_jit::hot::patch::{Target, monotonic_ns};
+use polylink_jit::hot::shared::{MAX_UNITS, SharedTable};
+use polylink_jit::raw;
+
+/// The names of the host's hot functions, in the order `call` lines print them.
+const SLOTS: [&str; 2] = ["step", "mix"];
+
+#[unsafe(export_name = "POLYLINK_HOT_TABLE")]
+static TABLE: SharedTable<2> = SharedTable::new(SLOTS);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "polylink-hot-host",
+    about = "Call hot functions in a loop while their machine code is swapped"
+)]
+struct Cli {
+    /// Where the first code of each slot is, as NAME.bin (step.bin, mix.bin)
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// Install a slot's bin again whenever it changes
+    #[arg(long)]
+    watch: bool,
+    /// Units of 256 bytes in the region reserved for code (1 to 256)
+    #[arg(long, default_value_t = MAX_UNITS)]
+    units: usize,
+    /// Pause between two rounds of calls, in microseconds
+    #[arg(long, default_value_t = 100)]
+    every_us: u64,
+    /// Print a `call` line this often, in milliseconds
+    #[arg(long, default_value_t = 500)]
+    print_ms: u64,
+    /// Make the process non-dumpable (prctl PR_SET_DUMPABLE 0), which keeps other processes of
+    /// the same user out of its memory
+    #[arg(long)]
+    not_dumpable: bool,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    if cli.not_dumpable {
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .context("could not make the process non-dumpable")?;
+    }
+    let mut first = Vec::new();
+    for name in SLOTS {
+        let path = bin_path(&cli.dir, name);
+        first.push((name, raw::load(&path)?));
+    }
+    let first: Vec<(&str, &[u8])> = first.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    let reserved = TABLE.reserve(cli.units, &first)?;
+    // Not locked for good: the watcher's thread prints too.
+    let mut out = std::io::stdout();
+    writeln!(
+        out,
+        "ready pid={} table={:#x} region={:#x} units={} used={} slots={}",
+        std::process::id(),
+        TABLE.address(),
+        reserved.region,
+        reserved.units,
+        reserved.used,
+        SLOTS.join(",")
+    )?;
+
+    // Entries this host installed itself; held locked across each install, so the calling loop
+    // cannot see a switch before it can tell who made it.
+    let own = Arc::new(Mutex::new(HashSet::new()));
+    let _watcher = if cli.watch {
+        Some(watch(&cli.dir, Arc::clone(&own))?)
+    } else {
+        None
+    };
+    call_loop(&mut out, &own, &cli)
+}
+
+fn bin_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.bin"))
+}
+
+/// Calls every slot with n = 1, 2, … until stdout is closed.
+fn call_loop(out: &mut impl Write, own: &Mutex<HashSet<usize>>, cli: &Cli) -> Result<()> {
+    let mut last: Vec<usize> = (0..SLOTS.len()).map(|i| TABLE.entry(i)).collect();
+    let mut results = vec![0u64; SLOTS.len()];
+    let mut printed = Instant::now();
+    let print_every = Duration::from_millis(cli.print_ms);
+    let mut n = 0u64;
+    loop {
+        n += 1;
+        for (i, name) in SLOTS.iter().enumerate() {
+            let entry = TABLE.entry(i);
+            results[i] = TABLE.call_entry(entry, &[n])?;
+            if entry != last[i] {
+                let first_call_ns = monotonic_ns();
+                last[i] = entry;
+                let by = if own.lock().map(|set| set.contains(&entry)).unwrap_or(false) {
+                    "this-host"
+                } else {
+                    "another-process"
+                };
+                if writeln!(
+                    out,
+                    "change slot={name} entry={entry:#x} by={by} first_call_ns={first_call_ns} n={n} result={}",
+                    results[i]
+                )
+                .is_err()
+                {
+                    return Ok(());
+                }
+            }
+        }
+        if printed.elapsed() >= print_every {
+            printed = Instant::now();
+            let values: Vec<String> = SLOTS
+                .iter()
+                .zip(&results)
+                .map(|(name, r)| format!("{name}={r}"))
+                .collect();
+            if writeln!(out, "call n={n} {}", values.join(" ")).is_err() {
+                return Ok(()); // whoever read us is gone
+            }
+        }
+        std::thread::sleep(Duration::from_micros(cli.every_us));
+    }
+}
+
+/// Watches `dir` and installs a slot's bin whenever it is written or renamed into place.
+fn watch(dir: &Path, own: Arc<Mutex<HashSet<usize>>>) -> Result<notify::RecommendedWatcher> {
+    let target =
+        Target::open(std::process::id()).context("could not open this host's own table")?;
+    let dir_owned = dir.to_path_buf();
+    let installed: Mutex<Vec<Vec<u8>>> = Mutex::new(
+        SLOTS
+            .iter()
+            .map(|name| raw::load(&bin_path(dir, name)).unwrap_or_default())
+            .collect(),
+    );
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let event_ns = monotonic_ns();
+        let Ok(event) = event else { return };
+        let written = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Modify(ModifyKind::Name(_) | ModifyKind::Data(_))
+                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
+        if !written {
+            return;
+        }
+        for (i, name) in SLOTS.iter().enumerate() {
+            let path = bin_path(&dir_owned, name);
+            if !event.paths.iter().any(|p| p.file_name() == path.file_name()) {
+                continue;
+            }
+            let report = match reload(&target, &own, &installed, i, &path) {
+                Ok(Some((unit, len))) => format!(
+                    "reload slot={name} file={} bytes={len} unit={unit} event_ns={event_ns} switched_ns={}",
+                    path.display(),
+                    monotonic_ns()
+                ),
+                Ok(None) => continue, // the same code again
+                Err(err) => format!("reload-error slot={name} error={err:#}"),
+            };
+            let _ = writeln!(std::io::stdout(), "{report}");
+        }
+    })
+    .context("could not start watching files")?;
+    watcher
+        .watch(dir, RecursiveMode::NonRecursive)
+        .with_context(|| format!("could not watch {}", dir.display()))?;
+    Ok(watcher)
+}
+
+/// Installs slot `i`'s bin unless it holds the code installed last; returns the unit and size.
+fn reload(
+    target: &Target,
+    own: &Mutex<HashSet<usize>>,
+    installed: &Mutex<Vec<Vec<u8>>>,
+    i: usize,
+    path: &Path,
+) -> Result<Option<(usize, usize)>> {
+    let code = raw::load(path)?;
+    let mut installed = installed.lock().unwrap_or_else(|e| e.into_inner());
+    if installed[i] == code {
+        return Ok(None);
+    }
+    let mut own = own.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the bins in the watched directory are this host's own functions of integers,
+    // assembled from its sources; polylink checks their size and CPU features.
+    let patch = unsafe { target.install(SLOTS[i], &code) }?;
+    own.insert(patch.after as usize);
+    installed[i] = code;
+    Ok(Some((patch.unit, patch.len)))
+}

@@ -1,0 +1,338 @@
+//! The hot table another process can patch: a `#[repr(C)]` static with a magic value, a
+//! version, named slots and a reserved region of executable memory for new code.
+//!
+//! A host program declares the table under the symbol [`TABLE_SYMBOL`], so that a patcher finds
+//! it in the host's symbol table:
+//!
+//! ```ignore
+//! #[unsafe(export_name = "POLYLINK_HOT_TABLE")]
+//! static TABLE: SharedTable<2> = SharedTable::new(["step", "mix"]);
+//! ```
+//!
+//! At start the host calls [`SharedTable::reserve`] with every slot's first code. From then on,
+//! code is only ever added to the region, in units of [`UNIT`] bytes handed out in order, and
+//! never moved or freed: a thread may run any version for as long as it likes. The region holds
+//! [`MAX_UNITS`] units at most and lies at a multiple of `UNIT * MAX_UNITS` (64 KiB), so any two
+//! entries differ in their unit's number only, which is byte 1 of the entry. That is what makes
+//! a switch from another process safe: the kernel copies bytes into another process's memory
+//! with no promise of an 8-byte atomic store (`rep movsb` on CPUs with fast short strings), but
+//! a single byte is always written whole, so a caller reading the entry meanwhile sees either
+//! the old address or the new one ([`super::patch`] does the writing).
+
+use std::ffi::c_void;
+use std::mem::{offset_of, size_of};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
+
+use super::{HotSignature, NAME_LEN, Slot, slot_name};
+use crate::{Error, Result, cpu};
+
+/// The symbol a host exports its table under.
+pub const TABLE_SYMBOL: &str = "POLYLINK_HOT_TABLE";
+/// The table's first eight bytes.
+pub const MAGIC: [u8; 8] = *b"PLHOTTAB";
+/// The layout version described here; a patcher refuses any other.
+pub const VERSION: u32 = 1;
+/// Bytes per unit of the region; every entry starts on a unit.
+pub const UNIT: usize = 256;
+/// Units in a region at most: a unit's number must fit the entry's byte 1.
+pub const MAX_UNITS: usize = 256;
+/// The region's alignment, so that only byte 1 of an entry ever changes.
+pub const REGION_ALIGN: usize = UNIT * MAX_UNITS;
+
+/// The table's header as it lies in memory (all fields native-endian).
+#[derive(Debug)]
+#[repr(C)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub version: u32,
+    pub slot_count: u32,
+    /// Bytes per unit ([`UNIT`]).
+    pub unit: u32,
+    /// Units in the region; 0 until it is reserved.
+    pub units: AtomicU32,
+    /// The region's address; 0 until it is reserved.
+    pub region: AtomicU64,
+    /// Units handed out so far, from the region's start.
+    pub used: AtomicU64,
+}
+
+/// Where each field lies, from the table's start, for a patcher reading another process.
+pub mod offsets {
+    use super::*;
+    pub const MAGIC: usize = offset_of!(Header, magic);
+    pub const VERSION: usize = offset_of!(Header, version);
+    pub const SLOT_COUNT: usize = offset_of!(Header, slot_count);
+    pub const UNIT: usize = offset_of!(Header, unit);
+    pub const UNITS: usize = offset_of!(Header, units);
+    pub const REGION: usize = offset_of!(Header, region);
+    pub const USED: usize = offset_of!(Header, used);
+    /// The first slot; slot `i` lies at `SLOTS + i * SLOT_SIZE`.
+    pub const SLOTS: usize = size_of::<Header>();
+    pub const SLOT_SIZE: usize = size_of::<Slot>();
+    pub const SLOT_NAME: usize = offset_of!(Slot, name);
+    pub const SLOT_ENTRY: usize = offset_of!(Slot, entry);
+}
+
+// The layout is an interface between processes: these are the numbers version 1 promises.
+const _: () = {
+    assert!(offsets::VERSION == 8 && offsets::SLOT_COUNT == 12 && offsets::UNIT == 16);
+    assert!(offsets::UNITS == 20 && offsets::REGION == 24 && offsets::USED == 32);
+    assert!(offsets::SLOTS == 40 && offsets::SLOT_SIZE == 40 && offsets::SLOT_ENTRY == 32);
+    assert!(size_of::<usize>() == 8 && MAX_UNITS <= 256);
+};
+
+/// A hot table with `N` named slots, to be placed in a static under [`TABLE_SYMBOL`].
+#[derive(Debug)]
+#[repr(C)]
+pub struct SharedTable<const N: usize> {
+    header: Header,
+    slots: [Slot; N],
+}
+
+/// Where the region went, and how much of it the first code took.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reserved {
+    pub region: usize,
+    pub units: usize,
+    pub used: usize,
+}
+
+impl<const N: usize> SharedTable<N> {
+    /// A table with a slot per name. Names are 1 to [`NAME_LEN`] bytes without NUL, no two
+    /// alike; in a `static`, a wrong name fails the build.
+    pub const fn new(names: [&str; N]) -> SharedTable<N> {
+        let mut slots = [const {
+            Slot {
+                name: [0; NAME_LEN],
+                entry: AtomicUsize::new(0),
+            }
+        }; N];
+        let mut i = 0;
+        while i < N {
+            let name = names[i].as_bytes();
+            assert!(
+                !name.is_empty() && name.len() <= NAME_LEN,
+                "a slot name holds 1 to 32 bytes"
+            );
+            let mut b = 0;
+            while b < name.len() {
+                assert!(name[b] != 0, "a slot name holds no NUL");
+                slots[i].name[b] = name[b];
+                b += 1;
+            }
+            let mut j = 0;
+            while j < i {
+                assert!(
+                    !same_name(&slots[i].name, &slots[j].name),
+                    "a slot is named twice"
+                );
+                j += 1;
+            }
+            i += 1;
+        }
+        SharedTable {
+            header: Header {
+                magic: MAGIC,
+                version: VERSION,
+                slot_count: N as u32,
+                unit: UNIT as u32,
+                units: AtomicU32::new(0),
+                region: AtomicU64::new(0),
+                used: AtomicU64::new(0),
+            },
+            slots,
+        }
+    }
+
+    /// Maps the region (`units` units), places each slot's first code in it, makes it
+    /// read+execute and points each slot at its code. `first` gives code for every slot, by
+    /// name. Call it once, before any call through the table; the region lives as long as the
+    /// process.
+    pub fn reserve(&'static self, units: usize, first: &[(&str, &[u8])]) -> Result<Reserved> {
+        if !(1..=MAX_UNITS).contains(&units) {
+            return Err(Error::RegionUnits {
+                units,
+                limit: MAX_UNITS,
+            });
+        }
+        if self.header.region.load(Ordering::Acquire) != 0 {
+            return Err(Error::RegionReserved);
+        }
+        // Every slot gets code, each exactly once; each version is checked like any sealed code.
+        let mut order = Vec::with_capacity(N);
+        for slot in &self.slots {
+            let name = std::str::from_utf8(slot_name(&slot.name)).unwrap_or("?");
+            let code = match first.iter().filter(|(n, _)| *n == name).count() {
+                1 => first.iter().find(|(n, _)| *n == name).map(|(_, c)| *c),
+                0 => None,
+                _ => {
+                    return Err(Error::DuplicateSlot {
+                        name: name.to_owned(),
+                    });
+                }
+            };
+            let code = code.ok_or_else(|| Error::NoFirstCode {
+                name: name.to_owned(),
+            })?;
+            crate::raw::check_size(name, code)?;
+            cpu::check(name, code)?;
+            order.push((slot, code));
+        }
+        if let Some((name, _)) = first.iter().find(|(n, _)| {
+            !self
+                .slots
+                .iter()
+                .any(|s| slot_name(&s.name) == n.as_bytes())
+        }) {
+            self.slot(name)?; // names the slots there are
+        }
+        let need: usize = order.iter().map(|(_, code)| units_for(code.len())).sum();
+        if need > units {
+            return Err(Error::RegionFull {
+                need,
+                used: 0,
+                units,
+            });
+        }
+
+        let len = units * UNIT;
+        let region = map_aligned(len)?;
+        // SAFETY: `region` is a fresh private mapping of `len` writable bytes that nothing else
+        // refers to yet.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(region.cast::<u8>(), len) };
+        bytes.fill(crate::exec::PAD);
+        let mut next = 0;
+        let mut entries = Vec::with_capacity(N);
+        for (slot, code) in order {
+            bytes[next * UNIT..next * UNIT + code.len()].copy_from_slice(code);
+            entries.push((slot, region as usize + next * UNIT));
+            next += units_for(code.len());
+        }
+        // SAFETY: the same mapping, whole; no reference into it outlives this call as writable.
+        unsafe { rustix::mm::mprotect(region, len, MprotectFlags::READ | MprotectFlags::EXEC) }
+            .map_err(|errno| Error::Seal {
+                len,
+                cause: errno.into(),
+            })?;
+        for (slot, entry) in entries {
+            slot.entry.store(entry, Ordering::Release);
+        }
+        self.header.used.store(next as u64, Ordering::Release);
+        self.header.units.store(units as u32, Ordering::Release);
+        // Published last: a patcher refuses a table whose region is still 0.
+        self.header
+            .region
+            .store(region as usize as u64, Ordering::Release);
+        Ok(Reserved {
+            region: region as usize,
+            units,
+            used: next,
+        })
+    }
+
+    /// The index of the slot named `name`.
+    pub fn slot(&self, name: &str) -> Result<usize> {
+        self.slots
+            .iter()
+            .position(|s| slot_name(&s.name) == name.as_bytes())
+            .ok_or_else(|| Error::NoSlot {
+                name: name.to_owned(),
+                known: self.names().join(", "),
+            })
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.slots
+            .iter()
+            .map(|s| String::from_utf8_lossy(slot_name(&s.name)).into_owned())
+            .collect()
+    }
+
+    /// The address slot `index` runs now (0 before [`SharedTable::reserve`]).
+    pub fn entry(&self, index: usize) -> usize {
+        self.slots[index].entry.load(Ordering::Acquire)
+    }
+
+    /// The table's own address, as a patcher computes it from the symbol table.
+    pub fn address(&'static self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Calls the code at `entry`, which [`SharedTable::entry`] returned, with `args` in rdi,
+    /// rsi, … (unused ones zero). Loading the entry apart from calling it lets a caller see
+    /// which version it runs.
+    pub fn call_entry(&self, entry: usize, args: &[u64]) -> Result<u64> {
+        if args.len() > 6 {
+            return Err(Error::TooManyArguments { count: args.len() });
+        }
+        let region = self.header.region.load(Ordering::Acquire) as usize;
+        let units = self.header.units.load(Ordering::Acquire) as usize;
+        if region == 0 || !(region..region + units * UNIT).contains(&entry) {
+            return Err(Error::EntryOutsideRegion { entry, region });
+        }
+        let mut regs = [0u64; 6];
+        regs[..args.len()].copy_from_slice(args);
+        let [a, b, c, d, e, g] = regs;
+        // SAFETY: `entry` lies in the region, which is never unmapped and where code is only
+        // ever added. Whoever put it there (the host through `reserve`, or a patcher) vouched
+        // that it is a HotSignature function sound for any six integers; the region's first
+        // code was CPU-checked by `reserve`, a patcher's by `patch`.
+        let function: HotSignature = unsafe { std::mem::transmute::<usize, HotSignature>(entry) };
+        // SAFETY: as above.
+        Ok(unsafe { function(a, b, c, d, e, g) })
+    }
+}
+
+/// Units `len` bytes of code take.
+pub const fn units_for(len: usize) -> usize {
+    len.div_ceil(UNIT)
+}
+
+const fn same_name(a: &[u8; NAME_LEN], b: &[u8; NAME_LEN]) -> bool {
+    let mut i = 0;
+    while i < NAME_LEN {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// A private anonymous read+write mapping of `len` bytes at a multiple of [`REGION_ALIGN`]:
+/// maps `len + REGION_ALIGN` and unmaps what lies before and after the aligned part.
+fn map_aligned(len: usize) -> Result<*mut c_void> {
+    let page = rustix::param::page_size();
+    let len = len.next_multiple_of(page);
+    let span = len + REGION_ALIGN;
+    let map_error = |errno: rustix::io::Errno| Error::Map {
+        len: span,
+        cause: errno.into(),
+    };
+    // SAFETY: a new anonymous mapping at an address of the kernel's choosing aliases nothing.
+    let base = unsafe {
+        rustix::mm::mmap_anonymous(
+            std::ptr::null_mut(),
+            span,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
+    }
+    .map_err(map_error)?;
+    let start = (base as usize).next_multiple_of(REGION_ALIGN);
+    let head = start - base as usize;
+    let tail = span - head - len;
+    // SAFETY: both ranges lie inside the mapping just made, outside the part kept, and nothing
+    // refers to them.
+    unsafe {
+        if head > 0 {
+            rustix::mm::munmap(base, head).map_err(map_error)?;
+        }
+        if tail > 0 {
+            rustix::mm::munmap((start + len) as *mut c_void, tail).map_err(map_error)?;
+        }
+    }
+    Ok(start as *mut c_void)
+}
