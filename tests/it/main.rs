@@ -11,6 +11,7 @@ mod hot;
 mod jit;
 mod link_order;
 mod nm;
+mod patch;
 mod programs;
 mod readme;
 mod routines;

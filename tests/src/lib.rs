@@ -73,14 +73,112 @@ pub fn xtask_bin() -> &'static Path {
     BIN.get_or_init(|| cargo_bin("xtask", "xtask"))
 }
 
+/// The `polylink-jit` binary, built once.
+pub fn jit_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| cargo_bin("polylink-jit", "polylink-jit"))
+}
+
 /// A command that runs `polylink-jit` (built once), with no inherited RUST_BACKTRACE.
 pub fn jit() -> Command {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let bin = BIN.get_or_init(|| cargo_bin("polylink-jit", "polylink-jit"));
     #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(bin);
+    let mut command = Command::new(jit_bin());
     command.env_remove("RUST_BACKTRACE");
     command
+}
+
+/// The `polylink-hot-host` binary, built once.
+pub fn hot_host_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| cargo_bin("polylink-hot-host", "polylink-hot-host"))
+}
+
+/// A running program whose output lines are read as they come; it is killed when dropped.
+#[derive(Debug)]
+pub struct Running {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Every line read so far, for failure messages.
+    pub seen: Vec<String>,
+}
+
+impl Running {
+    /// Starts `command` with its stdout piped (stderr is kept apart and shown on failure).
+    pub fn start(command: &mut Command) -> Running {
+        let text = format!("{command:?}");
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {text}: {e}"));
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let stderr = child.stderr.take().expect("stderr was piped");
+        for stream in [
+            Box::new(stdout) as Box<dyn std::io::Read + Send>,
+            Box::new(stderr),
+        ] {
+            let send = send.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if send.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line that `wanted` accepts, read within `timeout`; panics with everything seen
+    /// when none comes (or the program exits first).
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: std::time::Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line {what} within {timeout:?}; the program printed:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=` in a `key=value` line.
+pub fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
+    line.split_ascii_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Assembles `source` with `nasm -f FORMAT` into `dir`, as `NAME.asm` and `NAME.FORMAT`; returns

@@ -540,7 +540,8 @@ pub struct Facts {
     pub capable: bool,
     /// The target's real, effective and saved uids (from /proc/PID/status).
     pub target_uids: Vec<u32>,
-    /// Who owns /proc/PID: the process's uid while it is dumpable, root when it is not.
+    /// Who owns the files in /proc/PID (status, mem, …): the process's uid while it is
+    /// dumpable, root when it is not. (The directory itself keeps the process's uid.)
     pub proc_owner: Option<u32>,
     /// kernel.yama.ptrace_scope, when Yama is there.
     pub ptrace_scope: Option<u8>,
@@ -580,7 +581,7 @@ impl Facts {
             our_uid: rustix::process::geteuid().as_raw(),
             capable,
             target_uids,
-            proc_owner: std::fs::metadata(format!("/proc/{pid}"))
+            proc_owner: std::fs::metadata(format!("/proc/{pid}/status"))
                 .ok()
                 .map(|m| m.uid()),
             ptrace_scope: scope,

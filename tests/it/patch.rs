@@ -1,0 +1,291 @@
+//! Hot-code reloading from another process: `polylink-jit patch` against a running
+//! `polylink-hot-host`, and every refusal this machine can produce.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use polylink_tests::{Running, describe, field, hot_host_bin, jit_bin, nasm, output_of};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A directory any user can read, with the host's first code: step(n) = n + 1, mix(n) = 3n.
+fn host_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    nasm(
+        dir.path(),
+        "step",
+        "bin",
+        "bits 64\nlea rax, [rdi + 1]\nret\n",
+    );
+    nasm(dir.path(), "mix", "bin", "bits 64\nimul rax, rdi, 3\nret\n");
+    dir
+}
+
+/// Raw code `name.bin` in `dir` from NASM `body` (bits 64 is added).
+fn code(dir: &Path, name: &str, body: &str) -> PathBuf {
+    nasm(dir, name, "bin", &format!("bits 64\n{body}\n"))
+}
+
+/// The host, started (as `user` when given) with `args`, once it printed `ready`.
+fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, String) {
+    let mut command = as_user(user, hot_host_bin());
+    command
+        .args(["--dir"])
+        .arg(dir)
+        .args(["--print-ms", "20"])
+        .args(args);
+    let mut host = Running::start(&mut command);
+    let ready = host.wait_for("ready", WAIT, |l| l.starts_with("ready "));
+    (host, ready)
+}
+
+/// A command running `program`, as the given uid (through setpriv) or as ourselves.
+fn as_user(uid: Option<u32>, program: &Path) -> Command {
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = match uid {
+        None => Command::new(program),
+        Some(uid) => {
+            let mut c = Command::new("setpriv");
+            c.arg(format!("--reuid={uid}"))
+                .arg(format!("--regid={uid}"))
+                .arg("--clear-groups")
+                .arg(program);
+            c
+        }
+    };
+    command.env_remove("RUST_BACKTRACE");
+    command
+}
+
+fn patch(pid: u32, slot: &str, file: &Path, user: Option<u32>) -> Output {
+    let mut command = as_user(user, jit_bin());
+    command
+        .args(["patch", "--pid", &pid.to_string(), "--slot", slot])
+        .arg(file);
+    output_of(&mut command)
+}
+
+fn patch_ok(pid: u32, slot: &str, file: &Path) -> String {
+    let output = patch(pid, slot, file, None);
+    assert!(
+        output.status.success(),
+        "{}",
+        describe("polylink-jit patch", &output)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Asserts that the patch failed with exit status 1 and a message containing every part.
+fn assert_refused(output: &Output, parts: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        describe("polylink-jit patch", output)
+    );
+    for part in parts {
+        assert!(
+            stderr.contains(part),
+            "expected {part:?} in the refusal:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Waits for the next `call` line and returns its n, step and mix.
+fn next_call(host: &mut Running) -> (u64, u64, u64) {
+    let line = host.wait_for("call", WAIT, |l| l.starts_with("call "));
+    let get = |k| field(&line, k).unwrap().parse::<u64>().unwrap();
+    (get("n"), get("step"), get("mix"))
+}
+
+fn hex(text: &str) -> u64 {
+    u64::from_str_radix(text.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// The address after `label` in patch's output, e.g. `before: step -> 0x…`.
+fn address_after(stdout: &str, label: &str) -> u64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{stdout}"));
+    hex(line.split_ascii_whitespace().nth(3).unwrap())
+}
+
+/// A host started separately is patched twice from another process: the slot switches to each
+/// new unit of the region the host reported, the host's next calls of `step` return what the
+/// new code computes, and `mix`, not patched, is untouched.
+#[test]
+fn patch_from_another_process_changes_what_the_host_prints() {
+    let dir = host_dir();
+    let (mut host, ready) = start_host(dir.path(), &[], None);
+    let region = hex(field(&ready, "region").unwrap());
+    let table = hex(field(&ready, "table").unwrap());
+    let (n, step, mix) = next_call(&mut host);
+    assert_eq!((step, mix), (n + 1, 3 * n));
+
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+    let out = patch_ok(host.pid(), "step", &double);
+    assert!(
+        out.contains(&format!("POLYLINK_HOT_TABLE at {table:#x}")),
+        "patch found the table where the host says it is:\n{out}"
+    );
+    assert!(out.contains("slot step at 0x"), "{out}");
+    assert_eq!(address_after(&out, "before:"), region, "{out}");
+    assert_eq!(address_after(&out, "after:"), region + 2 * 256, "{out}");
+    let change = host.wait_for("change", WAIT, |l| l.starts_with("change slot=step"));
+    assert_eq!(field(&change, "by"), Some("another-process"), "{change}");
+    assert_eq!(
+        hex(field(&change, "entry").unwrap()),
+        region + 512,
+        "{change}"
+    );
+    let n: u64 = field(&change, "n").unwrap().parse().unwrap();
+    assert_eq!(field(&change, "result"), Some(&*(2 * n).to_string()));
+    let (n, step, mix) = next_call(&mut host);
+    assert_eq!((step, mix), (2 * n, 3 * n), "{:?}", host.seen);
+
+    let plus_seven = code(dir.path(), "plus7", "lea rax, [rdi + 7]\nret");
+    let out = patch_ok(host.pid(), "step", &plus_seven);
+    assert_eq!(address_after(&out, "before:"), region + 512, "{out}");
+    assert_eq!(address_after(&out, "after:"), region + 768, "{out}");
+    host.wait_for("second change", WAIT, |l| {
+        l.starts_with("change slot=step")
+            && field(l, "entry") == Some(&format!("{:#x}", region + 768))
+    });
+    let (n, step, mix) = next_call(&mut host);
+    assert_eq!((step, mix), (n + 7, 3 * n), "{:?}", host.seen);
+}
+
+/// A host with room for one more unit takes one patch, then refuses the next with the numbers,
+/// and keeps running the code it had.
+#[test]
+fn a_full_region_is_refused_and_the_host_runs_on() {
+    let dir = host_dir();
+    let (mut host, _) = start_host(dir.path(), &["--units", "3"], None);
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+    let out = patch_ok(host.pid(), "step", &double);
+    assert!(out.contains("3 of 3 units used"), "{out}");
+    let again = code(dir.path(), "plus9", "lea rax, [rdi + 9]\nret");
+    assert_refused(
+        &patch(host.pid(), "step", &again, None),
+        &[
+            "no room left in the patch region",
+            "needs 1 units",
+            "3 of its 3 are used",
+        ],
+    );
+    host.wait_for("the change", WAIT, |l| l.starts_with("change slot=step"));
+    let (n, step, _) = next_call(&mut host);
+    assert_eq!(step, 2 * n, "{:?}", host.seen);
+}
+
+/// Each refusal names its cause, exits 1 and does not panic: no such process, a process that is
+/// not a host (a stripped one, and one with symbols but no table), no such slot, an unreadable
+/// file.
+#[test]
+fn refusals_name_the_cause() {
+    let dir = host_dir();
+    let bin = dir.path().join("step.bin");
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_refused(
+        &patch(pid_max, "step", &bin, None),
+        &[&format!("no such process: {pid_max}")],
+    );
+
+    // `sleep` as Debian ships it has no symbol table; this test binary has one, without a table.
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let sleeper = Running::start(Command::new("sleep").arg("60"));
+    assert_refused(
+        &patch(sleeper.pid(), "step", &bin, None),
+        &[
+            &format!("process {} (", sleeper.pid()),
+            "is not a polylink host",
+            "POLYLINK_HOT_TABLE",
+        ],
+    );
+    assert_refused(
+        &patch(std::process::id(), "step", &bin, None),
+        &[
+            "is not a polylink host",
+            "defines no symbol POLYLINK_HOT_TABLE",
+        ],
+    );
+
+    let (host, _) = start_host(dir.path(), &[], None);
+    assert_refused(
+        &patch(host.pid(), "nope", &bin, None),
+        &["no hot slot named \"nope\" (the table has: step, mix)"],
+    );
+    assert_refused(
+        &patch(host.pid(), "step", &dir.path().join("missing.bin"), None),
+        &["could not read raw code", "missing.bin"],
+    );
+}
+
+/// Whether this process runs as root, which the tests that switch users need.
+fn root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap();
+    uid.split_ascii_whitespace().nth(1) == Some("0")
+}
+
+const NOBODY: u32 = 65534;
+
+/// Permission refusals say why: a host of another user, and a non-dumpable host of the same
+/// user. The same user patching the same host while it is dumpable succeeds, so the flag is
+/// what refused it. Yama's ptrace_scope is checked too when this kernel has Yama.
+#[test]
+fn permission_refusals_say_why() {
+    if !root() {
+        eprintln!("skipped: switching users needs root");
+        return;
+    }
+    let dir = host_dir();
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+
+    let (root_host, _) = start_host(dir.path(), &[], None);
+    assert_refused(
+        &patch(root_host.pid(), "step", &double, Some(NOBODY)),
+        &[
+            "permission denied",
+            "it runs as another user (uid 0 (root), you are uid 65534 (nobody))",
+        ],
+    );
+
+    let (hidden, _) = start_host(dir.path(), &["--not-dumpable"], Some(NOBODY));
+    assert_refused(
+        &patch(hidden.pid(), "step", &double, Some(NOBODY)),
+        &["permission denied", "it is not dumpable"],
+    );
+    // Root holds CAP_SYS_PTRACE, which the kernel lets past the dumpable flag.
+    patch_ok(hidden.pid(), "step", &double);
+
+    let (mut open, _) = start_host(dir.path(), &[], Some(NOBODY));
+    let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope");
+    match yama.as_deref().map(str::trim) {
+        Ok("1") | Ok("2") => assert_refused(
+            &patch(open.pid(), "step", &double, Some(NOBODY)),
+            &["ptrace is restricted (kernel.yama.ptrace_scope"],
+        ),
+        _ => {
+            let output = patch(open.pid(), "step", &double, Some(NOBODY));
+            assert!(
+                output.status.success(),
+                "{}",
+                describe("patch as nobody", &output)
+            );
+            open.wait_for("the change", WAIT, |l| {
+                l.starts_with("change slot=step") && field(l, "by") == Some("another-process")
+            });
+        }
+    }
+}
