@@ -93,6 +93,9 @@ enum Command {
         /// The new code, raw (from `nasm -f bin`): a function of up to six integers returning one
         #[arg(value_name = "FILE.bin")]
         file: PathBuf,
+        /// Print one JSON object instead of lines
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -211,7 +214,12 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
         }
-        Command::Patch { pid, slot, file } => patch(pid, &slot, &file)?,
+        Command::Patch {
+            pid,
+            slot,
+            file,
+            json,
+        } => patch(pid, &slot, &file, json)?,
         Command::Measure { sizes, json } => {
             let module = embedded_module()?;
             let sizes = if sizes.is_empty() {
@@ -283,10 +291,28 @@ fn asm(
 }
 
 /// `polylink-jit patch`: finds and checks the host's table, then installs the code.
-fn patch(pid: u32, slot: &str, file: &std::path::Path) -> Result<()> {
+fn patch(pid: u32, slot: &str, file: &std::path::Path, json: bool) -> Result<()> {
     let code = raw::load(file)?;
     let target = Target::open(pid)?;
+    let address = target.slot(slot)?.address;
+    // SAFETY: the tool's purpose: the user vouches that FILE is a function of integers
+    // returning one, as for `run`; its size and CPU features are checked before it is written.
+    let done = unsafe { target.install(slot, &code) }?;
     let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({
+            "pid": pid, "exe": target.exe(), "table": target.table, "bias": target.bias,
+            "region": target.region(), "slot": slot, "slot_address": address,
+            "before": done.before, "after": done.after, "unit": done.unit, "used": done.used,
+            "units": done.units, "bytes": done.len,
+            "resolve_us": target.resolve.as_secs_f64() * 1e6,
+            "write_us": done.write.as_secs_f64() * 1e6,
+            "switch_us": done.switch.as_secs_f64() * 1e6,
+            "switched_at_ns": done.switched_at_ns,
+        });
+        writeln!(out, "{value}")?;
+        return Ok(());
+    }
     writeln!(
         out,
         "host {pid} ({}): {TABLE_SYMBOL} at {:#x} (load bias {:#x}), found in {}",
@@ -295,12 +321,8 @@ fn patch(pid: u32, slot: &str, file: &std::path::Path) -> Result<()> {
         target.bias,
         micros(target.resolve)
     )?;
-    let address = target.slot(slot)?.address;
     writeln!(out, "slot {slot} at {address:#x}")?;
-    writeln!(out, "before: {slot} -> {:#x}", target.entry(slot)?)?;
-    // SAFETY: the tool's purpose: the user vouches that FILE is a function of integers
-    // returning one, as for `run`; its size and CPU features are checked before it is written.
-    let done = unsafe { target.install(slot, &code) }?;
+    writeln!(out, "before: {slot} -> {:#x}", done.before)?;
     writeln!(
         out,
         "after:  {slot} -> {:#x} (unit {} of the region at {:#x}; {} bytes; {} of {} units used)",

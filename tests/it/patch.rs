@@ -289,3 +289,36 @@ fn permission_refusals_say_why() {
         }
     }
 }
+
+/// `cargo xtask hot-reload --demo` runs the whole story and checks it itself: five saves of
+/// step.asm installed by the host, a save nasm refuses, five patches from another process, each
+/// change's first result checked; it prints both timings and exits 0.
+#[test]
+fn the_hot_reload_demo_checks_every_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = output_of(
+        polylink_tests::xtask()
+            .args(["hot-reload", "--demo", "--dir"])
+            .arg(dir.path()),
+    );
+    let what = "cargo xtask hot-reload --demo";
+    assert!(output.status.success(), "{}", describe(what, &output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let count = |by: &str| {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("host  | change slot=step") && field(l, "by") == Some(by))
+            .count()
+    };
+    assert_eq!(count("this-host"), 5, "{}", describe(what, &output));
+    assert_eq!(count("another-process"), 5, "{}", describe(what, &output));
+    for part in [
+        "step.asm not assembled, the host keeps its code",
+        "in-process reload, step.bin written -> first call of the new code: ",
+        "cross-process patch, switch -> first call of the new code: ",
+        "the one-byte switch",
+        "every change gave the results of its new code",
+    ] {
+        assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
+    }
+}

@@ -118,15 +118,7 @@ impl Cmd {
         if echo {
             eprintln!("{:>12} `{self}`", "Running");
         }
-        #[allow(clippy::disallowed_methods)] // This is the one door.
-        let mut command = Command::new(&self.program);
-        command.args(&self.args).stdin(Stdio::null());
-        if let Some(dir) = &self.cwd {
-            command.current_dir(dir);
-        }
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
+        let mut command = self.command();
         let ran = match &self.input {
             None => command.output(),
             Some(bytes) => command
@@ -151,19 +143,47 @@ impl Cmd {
                     })
                 }),
         };
-        ran.map_err(|source| {
-            if source.kind() == io::ErrorKind::NotFound {
-                CmdError::NotFound {
-                    program: self.program.clone(),
-                    hint: self.hint.clone(),
-                }
-            } else {
-                CmdError::Spawn {
-                    program: self.program.clone(),
-                    cause: source,
-                }
+        ran.map_err(|source| self.start_error(source))
+    }
+
+    /// Starts the command and leaves it running, its stdout piped to the caller and its stderr
+    /// shared with ours.
+    pub fn spawn(&self, echo: bool) -> Result<std::process::Child, CmdError> {
+        if echo {
+            eprintln!("{:>12} `{self}`", "Starting");
+        }
+        self.command()
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|source| self.start_error(source))
+    }
+
+    /// The std command: program, arguments, directory, environment, and no input.
+    fn command(&self) -> Command {
+        #[allow(clippy::disallowed_methods)] // This is the one door.
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).stdin(Stdio::null());
+        if let Some(dir) = &self.cwd {
+            command.current_dir(dir);
+        }
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        command
+    }
+
+    fn start_error(&self, source: io::Error) -> CmdError {
+        if source.kind() == io::ErrorKind::NotFound {
+            CmdError::NotFound {
+                program: self.program.clone(),
+                hint: self.hint.clone(),
             }
-        })
+        } else {
+            CmdError::Spawn {
+                program: self.program.clone(),
+                cause: source,
+            }
+        }
     }
 
     /// The error for a run that ended with `output`.

@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod compare;
 pub mod fsutil;
 pub mod header;
+pub mod hot_reload;
 pub mod link_demo;
 pub mod link_order;
 pub mod manifest;

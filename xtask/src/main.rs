@@ -8,7 +8,9 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{build, checksec, compare, header, link_demo, link_order, nm, nm_speed, tools};
+use xtask::{
+    build, checksec, compare, header, hot_reload, link_demo, link_order, nm, nm_speed, tools,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -89,6 +91,21 @@ enum Task {
     LinkOrder {
         #[command(flatten)]
         options: link_order::Options,
+    },
+    /// Start polylink-hot-host and reload its functions whenever their .asm sources are saved;
+    /// print the time from each new raw bin to the first call of its code
+    HotReload {
+        /// Run the whole story unattended: reloads in-process, patches from another process,
+        /// every result checked, timings summarised; then exit
+        #[arg(long)]
+        demo: bool,
+        /// Where the sources (step.asm, mix.asm) and bins are [default: <target>/polylink/hot,
+        /// or hot-demo with --demo, which starts it afresh]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Echo every command
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo {
@@ -221,6 +238,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !links {
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Task::HotReload { demo, dir, verbose } => {
+            hot_reload::run(&root, &hot_reload::Options { demo, dir, verbose })?;
         }
         Task::LinkDemo { verbose } => {
             let (plan, manifest) = default_build(&root, verbose)?;

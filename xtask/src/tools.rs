@@ -77,7 +77,8 @@ pub fn check(cc: &str, echo: bool) -> Result<()> {
     Ok(())
 }
 
-fn check_nasm(echo: bool) -> Result<()> {
+/// Checks that nasm is there and new enough (installing it where build-all would).
+pub fn check_nasm(echo: bool) -> Result<()> {
     let probe = Cmd::new("nasm")
         .arg("-v")
         .install_hint(platform::install_hint("nasm"));
