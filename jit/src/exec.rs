@@ -8,8 +8,9 @@
 //! A [`Module`] puts many functions in one mapping with one seal: an mmap and an mprotect cost
 //! microseconds, so one mapping per small function costs far more than the function's bytes.
 //!
-//! All of the jit crate's `unsafe` lives in this file: turning an address into a function
-//! pointer, and calling it.
+//! The jit crate's `unsafe` lives in this file (turning an address into a function pointer,
+//! and calling it) and in the hot tables, which call through their slots ([`crate::hot`]) and
+//! map the region another process patches ([`crate::hot::shared`]).
 
 use std::collections::HashSet;
 use std::marker::PhantomData;

@@ -319,7 +319,7 @@ fn patch(pid: u32, slot: &str, file: &std::path::Path, json: bool) -> Result<()>
         target.exe().display(),
         target.table,
         target.bias,
-        micros(target.resolve)
+        millis(target.resolve)
     )?;
     writeln!(out, "slot {slot} at {address:#x}")?;
     writeln!(out, "before: {slot} -> {:#x}", done.before)?;
@@ -341,6 +341,10 @@ fn patch(pid: u32, slot: &str, file: &std::path::Path, json: bool) -> Result<()>
         done.switched_at_ns
     )?;
     Ok(())
+}
+
+fn millis(d: std::time::Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
 fn micros(d: std::time::Duration) -> String {
