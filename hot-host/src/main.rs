@@ -78,12 +78,14 @@ fn run(cli: Cli) -> Result<()> {
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
             .context("could not make the process non-dumpable")?;
     }
-    let mut first = Vec::new();
+    let mut codes = Vec::new();
     for name in SLOTS {
-        let path = bin_path(&cli.dir, name);
-        first.push((name, raw::load(&path)?));
+        codes.push(raw::load(&bin_path(&cli.dir, name))?);
     }
-    let first: Vec<(&str, &[u8])> = first.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    let first: Vec<(&str, &[u8])> = SLOTS
+        .into_iter()
+        .zip(codes.iter().map(Vec::as_slice))
+        .collect();
     let reserved = TABLE.reserve(cli.units, &first)?;
     // Not locked for good: the watcher's thread prints too.
     let mut out = std::io::stdout();
@@ -102,7 +104,7 @@ fn run(cli: Cli) -> Result<()> {
     // cannot see a switch before it can tell who made it.
     let own = Arc::new(Mutex::new(HashSet::new()));
     let _watcher = if cli.watch {
-        Some(watch(&cli.dir, Arc::clone(&own))?)
+        Some(watch(&cli.dir, codes, Arc::clone(&own))?)
     } else {
         None
     };
@@ -159,17 +161,17 @@ fn call_loop(out: &mut impl Write, own: &Mutex<HashSet<usize>>, cli: &Cli) -> Re
     }
 }
 
-/// Watches `dir` and installs a slot's bin whenever it is written or renamed into place.
-fn watch(dir: &Path, own: Arc<Mutex<HashSet<usize>>>) -> Result<notify::RecommendedWatcher> {
+/// Watches `dir` and installs a slot's bin whenever it is written or renamed into place;
+/// `installed` is the code each slot runs now.
+fn watch(
+    dir: &Path,
+    installed: Vec<Vec<u8>>,
+    own: Arc<Mutex<HashSet<usize>>>,
+) -> Result<notify::RecommendedWatcher> {
     let target =
         Target::open(std::process::id()).context("could not open this host's own table")?;
     let dir_owned = dir.to_path_buf();
-    let installed: Mutex<Vec<Vec<u8>>> = Mutex::new(
-        SLOTS
-            .iter()
-            .map(|name| raw::load(&bin_path(dir, name)).unwrap_or_default())
-            .collect(),
-    );
+    let installed = Mutex::new(installed);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let event_ns = monotonic_ns();
         let Ok(event) = event else { return };

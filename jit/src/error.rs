@@ -64,7 +64,7 @@ pub enum Error {
     TableVersion { pid: u32, found: u32, expected: u32 },
     #[error("process {pid} has a hot table but has not reserved its patch region yet")]
     NotReserved { pid: u32 },
-    #[error("permission denied reading {} of process {pid}: {why}", .path.display())]
+    #[error("permission denied opening {} (process {pid}): {why}", .path.display())]
     Denied {
         pid: u32,
         path: PathBuf,

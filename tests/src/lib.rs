@@ -175,11 +175,8 @@ impl Drop for Running {
     }
 }
 
-/// The value of `key=` in a `key=value` line.
-pub fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
-    line.split_ascii_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-}
+/// The value of `key=` in a `key=value` line, as the hot host prints them.
+pub use xtask::hot_reload::field;
 
 /// Assembles `source` with `nasm -f FORMAT` into `dir`, as `NAME.asm` and `NAME.FORMAT`; returns
 /// the output's path.

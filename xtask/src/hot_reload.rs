@@ -124,18 +124,15 @@ fn save(path: &Path, text: &str) -> Result<()> {
 }
 
 impl Session {
-    /// Writes any missing source (all of them, fresh, when `fresh`), assembles them, starts
-    /// the host on the bins and watches the sources.
+    /// Writes each missing source (each one, afresh, when `fresh`; nothing else in the
+    /// directory is touched), assembles them, starts the host on the bins and watches the
+    /// sources.
     fn start(bins: &Binaries, dir: &Path, fresh: bool, verbose: bool) -> Result<Session> {
-        if fresh && dir.exists() {
-            std::fs::remove_dir_all(dir)
-                .with_context(|| format!("could not empty {}", dir.display()))?;
-        }
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         for (name, body) in FIRST {
             let path = dir.join(format!("{name}.asm"));
-            if !path.exists() {
+            if fresh || !path.exists() {
                 save(&path, &source(name, body))?;
             }
         }

@@ -100,7 +100,7 @@ enum Task {
         #[arg(long)]
         demo: bool,
         /// Where the sources (step.asm, mix.asm) and bins are [default: <target>/polylink/hot,
-        /// or hot-demo with --demo, which starts it afresh]
+        /// or hot-demo with --demo, which writes its sources afresh]
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Echo every command

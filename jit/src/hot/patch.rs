@@ -377,7 +377,13 @@ impl Target {
         let write = started.elapsed();
 
         // Old and new entry differ in byte 1 only (the unit's number); that byte is the switch.
-        debug_assert_eq!(before & !0xff00, after & !0xff00);
+        // The checks in `open` make this so; it is checked again because the switch relies on it.
+        if before & !0xff00 != after & !0xff00 {
+            return Err(Error::EntryOutsideRegion {
+                entry: before as usize,
+                region: region as usize,
+            });
+        }
         let started = Instant::now();
         self.write(entry_at + 1, &[(after >> 8) as u8])?;
         let switch = started.elapsed();
