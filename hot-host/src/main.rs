@@ -7,7 +7,7 @@
 //! process may install code with `polylink-jit patch --pid PID --slot NAME FILE.bin`.
 //!
 //! Every line it prints is `key=value` words after a first word, for people and tests alike:
-//! - `ready pid=… table=0x… region=0x… units=… used=… slots=step,mix`
+//! - `ready pid=… table=0x… region=0x… units=… used=… lock_fd=… slots=step,mix`
 //! - `call n=… step=… mix=…`, every `--print-ms`
 //! - `reload slot=… file=… bytes=… unit=… event_ns=… switched_ns=…`, when the host installed a
 //!   changed bin itself (times are CLOCK_MONOTONIC, the same clock in every process)
@@ -91,12 +91,13 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = std::io::stdout();
     writeln!(
         out,
-        "ready pid={} table={:#x} region={:#x} units={} used={} slots={}",
+        "ready pid={} table={:#x} region={:#x} units={} used={} lock_fd={} slots={}",
         std::process::id(),
         TABLE.address(),
         reserved.region,
         reserved.units,
         reserved.used,
+        TABLE.lock_fd(),
         SLOTS.join(",")
     )?;
 

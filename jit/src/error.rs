@@ -94,13 +94,15 @@ pub enum Error {
         region: std::ops::Range<u64>,
     },
     #[error(
-        "another patcher of process {pid} held the lock on {} for {waited:?}; try again", .exe.display()
+        "another patcher of process {pid} has held its hot table's lock ({}) for {waited:?}; try again", .lock.display()
     )]
     Busy {
         pid: u32,
-        exe: PathBuf,
+        lock: PathBuf,
         waited: std::time::Duration,
     },
+    #[error("could not make the hot table's lock (memfd_create): {cause}")]
+    LockFile { cause: io::Error },
     #[error("code buffer capacity must be at least 1 byte")]
     ZeroCapacity,
     #[error("could not read raw code {}: {cause}", .path.display())]

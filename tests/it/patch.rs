@@ -184,9 +184,9 @@ fn a_full_region_is_refused_and_the_host_runs_on() {
     assert_eq!(step, 2 * n, "{:?}", host.seen);
 }
 
-/// Each refusal names its cause, exits 1 and does not panic: no such process, a process that is
-/// not a host (a stripped one, and one with symbols but no table), no such slot, an unreadable
-/// file.
+/// Each refusal names its cause, exits 1 and does not panic: no such process, a process with no
+/// executable (a zombie), a process that is not a host (a stripped one, and one with symbols but
+/// no table), no such slot, an unreadable file.
 #[test]
 fn refusals_name_the_cause() {
     let dir = host_dir();
@@ -200,6 +200,19 @@ fn refusals_name_the_cause() {
         &patch(pid_max, "step", &bin, None),
         &[&format!("no such process: {pid_max}")],
     );
+
+    // A zombie: a child that exited and was not waited for keeps its pid but not its memory.
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut zombie = Command::new("true").spawn().unwrap();
+    let stat = format!("/proc/{}/stat", zombie.id());
+    while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_refused(
+        &patch(zombie.id(), "step", &bin, None),
+        &[&format!("process {} has no executable", zombie.id())],
+    );
+    zombie.wait().unwrap();
 
     // `sleep` as Debian ships it has no symbol table; this test binary has one, without a table.
     #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
@@ -321,4 +334,41 @@ fn the_hot_reload_demo_checks_every_change() {
     ] {
         assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
     }
+}
+
+/// Patchers of one host take turns through a flock on the memfd the host keeps for it: while
+/// another process holds that lock, a patch waits, then refuses by name and writes nothing; once
+/// the lock is free, the same patch goes through.
+#[test]
+fn a_patcher_waits_its_turn() {
+    let dir = host_dir();
+    let (_host, ready) = start_host(dir.path(), &[], None);
+    let pid: u32 = field(&ready, "pid").unwrap().parse().unwrap();
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut holder = Running::start(
+        // --close: the lock stays with flock itself, so killing it frees the lock.
+        Command::new("flock")
+            .args(["--exclusive", "--close"])
+            .arg(format!(
+                "/proc/{pid}/fd/{}",
+                field(&ready, "lock_fd").unwrap()
+            ))
+            .args(["sh", "-c", "echo held; exec sleep 10"]),
+    );
+    holder.wait_for("held", WAIT, |l| l == "held");
+    assert_refused(
+        &patch(pid, "mix", &double, None),
+        &[
+            "another patcher of process",
+            "has held its hot table's lock (/proc/",
+            "try again",
+        ],
+    );
+    drop(holder);
+    let out = patch_ok(pid, "mix", &double);
+    assert!(
+        out.contains("unit 2 of the region"),
+        "the refused patch took no unit:\n{out}"
+    );
 }

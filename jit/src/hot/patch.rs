@@ -11,8 +11,9 @@
 //! - Nothing is read from the host without being checked (magic, version, sizes, that the
 //!   region is the private read+execute mapping the host made), and every write is checked
 //!   against the two ranges that may be written: the table and the region ([`Bounds`]).
-//! - Patchers of one host take turns: each holds an exclusive `flock` on the host's executable
-//!   file while it hands out units, and the host does the same for its own reloads.
+//! - Patchers of one host take turns: each holds an exclusive `flock` while it hands out units,
+//!   on a memfd the host keeps open for that alone (the table names its descriptor, and
+//!   `/proc/PID/fd/N` opens the same file); the host's own reloads take the same lock.
 //! - The switch writes the one byte of the entry that changes (see [`super::shared`]).
 
 use std::fs::File;
@@ -24,7 +25,9 @@ use std::time::{Duration, Instant};
 
 use object::{Object, ObjectSegment, ObjectSymbol};
 
-use super::shared::{MAGIC, MAX_UNITS, REGION_ALIGN, TABLE_SYMBOL, UNIT, VERSION, offsets};
+use super::shared::{
+    LOCK_NAME, MAGIC, MAX_UNITS, REGION_ALIGN, TABLE_SYMBOL, UNIT, VERSION, offsets,
+};
 use super::{NAME_LEN, slot_name};
 use crate::{Error, Result, cpu, raw};
 
@@ -107,8 +110,9 @@ pub struct RemoteSlot {
 pub struct Target {
     pid: u32,
     exe: PathBuf,
-    /// The executable, held open for the lock patchers take turns with.
-    exe_file: File,
+    /// The host's lock memfd, opened through /proc/PID/fd, and that path.
+    lock_file: File,
+    lock_path: PathBuf,
     mem: File,
     /// The table's address in the host, and the load bias that placed it there.
     pub table: u64,
@@ -264,6 +268,25 @@ impl Target {
             )));
         }
 
+        let lock_fd = i32::from_ne_bytes(
+            header[offsets::LOCK_FD..offsets::LOCK_FD + 4]
+                .try_into()
+                .unwrap(),
+        );
+        let lock_path = proc.join(format!("fd/{lock_fd}"));
+        let lock_target = std::fs::read_link(&lock_path).unwrap_or_default();
+        if lock_fd < 0
+            || !lock_target
+                .to_string_lossy()
+                .starts_with(&format!("/memfd:{LOCK_NAME}"))
+        {
+            return Err(not_host(format!(
+                "its table's lock descriptor {lock_fd} is not its {LOCK_NAME} memfd"
+            )));
+        }
+        let lock_file =
+            File::open(&lock_path).map_err(|cause| proc_error(pid, &lock_path, cause))?;
+
         let mut names = vec![0u8; count * offsets::SLOT_SIZE];
         read_exact(&mem, table + offsets::SLOTS as u64, &mut names, pid)?;
         let slots = names
@@ -281,7 +304,8 @@ impl Target {
         Ok(Target {
             pid,
             exe,
-            exe_file,
+            lock_file,
+            lock_path,
             mem,
             table,
             bias,
@@ -415,21 +439,21 @@ impl Target {
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
             match rustix::fs::flock(
-                &self.exe_file,
+                &self.lock_file,
                 rustix::fs::FlockOperation::NonBlockingLockExclusive,
             ) {
-                Ok(()) => return Ok(Lock(&self.exe_file)),
+                Ok(()) => return Ok(Lock(&self.lock_file)),
                 Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(rustix::io::Errno::WOULDBLOCK) => {
                     return Err(Error::Busy {
                         pid: self.pid,
-                        exe: self.exe.clone(),
+                        lock: self.lock_path.clone(),
                         waited: LOCK_WAIT,
                     });
                 }
-                Err(errno) => return Err(proc_error(self.pid, &self.exe, errno.into())),
+                Err(errno) => return Err(proc_error(self.pid, &self.lock_path, errno.into())),
             }
         }
     }

@@ -21,7 +21,8 @@
 
 use std::ffi::c_void;
 use std::mem::{offset_of, size_of};
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::os::fd::IntoRawFd;
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
@@ -40,6 +41,8 @@ pub const UNIT: usize = 256;
 pub const MAX_UNITS: usize = 256;
 /// The region's alignment, so that only byte 1 of an entry ever changes.
 pub const REGION_ALIGN: usize = UNIT * MAX_UNITS;
+/// The name of the memfd whose `flock` patchers and the host take turns with.
+pub const LOCK_NAME: &str = "polylink-hot-lock";
 
 /// The table's header as it lies in memory (all fields native-endian).
 #[derive(Debug)]
@@ -56,6 +59,10 @@ pub struct Header {
     pub region: AtomicU64,
     /// Units handed out so far, from the region's start.
     pub used: AtomicU64,
+    /// A descriptor the host keeps open on a memfd, [`LOCK_NAME`], for no other purpose than
+    /// an exclusive `flock` held while units are handed out; -1 until the region is reserved.
+    /// A patcher opens it as `/proc/PID/fd/N`, the same file.
+    pub lock_fd: AtomicI32,
 }
 
 /// Where each field lies, from the table's start, for a patcher reading another process.
@@ -68,6 +75,7 @@ pub mod offsets {
     pub const UNITS: usize = offset_of!(Header, units);
     pub const REGION: usize = offset_of!(Header, region);
     pub const USED: usize = offset_of!(Header, used);
+    pub const LOCK_FD: usize = offset_of!(Header, lock_fd);
     /// The first slot; slot `i` lies at `SLOTS + i * SLOT_SIZE`.
     pub const SLOTS: usize = size_of::<Header>();
     pub const SLOT_SIZE: usize = size_of::<Slot>();
@@ -79,7 +87,8 @@ pub mod offsets {
 const _: () = {
     assert!(offsets::VERSION == 8 && offsets::SLOT_COUNT == 12 && offsets::UNIT == 16);
     assert!(offsets::UNITS == 20 && offsets::REGION == 24 && offsets::USED == 32);
-    assert!(offsets::SLOTS == 40 && offsets::SLOT_SIZE == 40 && offsets::SLOT_ENTRY == 32);
+    assert!(offsets::LOCK_FD == 40 && offsets::SLOTS == 48);
+    assert!(offsets::SLOT_SIZE == 40 && offsets::SLOT_ENTRY == 32);
     assert!(size_of::<usize>() == 8 && MAX_UNITS <= 256);
 };
 
@@ -141,6 +150,7 @@ impl<const N: usize> SharedTable<N> {
                 units: AtomicU32::new(0),
                 region: AtomicU64::new(0),
                 used: AtomicU64::new(0),
+                lock_fd: AtomicI32::new(-1),
             },
             slots,
         }
@@ -219,6 +229,15 @@ impl<const N: usize> SharedTable<N> {
         for (slot, entry) in entries {
             slot.entry.store(entry, Ordering::Release);
         }
+        // Kept open for the life of the process: patchers reach it through /proc/PID/fd.
+        let lock = rustix::fs::memfd_create(LOCK_NAME, rustix::fs::MemfdFlags::CLOEXEC).map_err(
+            |errno| Error::LockFile {
+                cause: errno.into(),
+            },
+        )?;
+        self.header
+            .lock_fd
+            .store(lock.into_raw_fd(), Ordering::Release);
         self.header.used.store(next as u64, Ordering::Release);
         self.header.units.store(units as u32, Ordering::Release);
         // Published last: a patcher refuses a table whose region is still 0.
@@ -253,6 +272,11 @@ impl<const N: usize> SharedTable<N> {
     /// The address slot `index` runs now (0 before [`SharedTable::reserve`]).
     pub fn entry(&self, index: usize) -> usize {
         self.slots[index].entry.load(Ordering::Acquire)
+    }
+
+    /// The descriptor of the lock patchers take turns with (-1 before [`SharedTable::reserve`]).
+    pub fn lock_fd(&self) -> i32 {
+        self.header.lock_fd.load(Ordering::Acquire)
     }
 
     /// The table's own address, as a patcher computes it from the symbol table.
