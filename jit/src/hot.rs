@@ -112,19 +112,7 @@ impl HotTable {
 
     /// The slot named `name`.
     pub fn slot(&self, name: &str) -> Result<SlotRef<'_>> {
-        self.slots
-            .iter()
-            .position(|s| slot_name(&s.name) == name.as_bytes())
-            .map(|index| SlotRef { table: self, index })
-            .ok_or_else(|| Error::NoSlot {
-                name: name.to_owned(),
-                known: self
-                    .slots
-                    .iter()
-                    .map(|s| String::from_utf8_lossy(slot_name(&s.name)).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        find_slot(&self.slots, name).map(|index| SlotRef { table: self, index })
     }
 
     pub fn stats(&self) -> Stats {
@@ -223,6 +211,21 @@ impl Drop for HotTable {
             slot.entry.store(0, Ordering::Release);
         }
     }
+}
+
+/// The index of the slot named `name`; the error lists the slots there are.
+fn find_slot(slots: &[Slot], name: &str) -> Result<usize> {
+    slots
+        .iter()
+        .position(|s| slot_name(&s.name) == name.as_bytes())
+        .ok_or_else(|| Error::NoSlot {
+            name: name.to_owned(),
+            known: slots
+                .iter()
+                .map(|s| String::from_utf8_lossy(slot_name(&s.name)).into_owned())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// A slot's name without its NUL padding.

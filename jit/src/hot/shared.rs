@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use rustix::mm::{MapFlags, MprotectFlags, ProtFlags};
 
-use super::{HotSignature, NAME_LEN, Slot, slot_name};
+use super::{HotSignature, NAME_LEN, Slot, find_slot, slot_name};
 use crate::{Error, Result, cpu};
 
 /// The symbol a host exports its table under.
@@ -171,32 +171,23 @@ impl<const N: usize> SharedTable<N> {
             return Err(Error::RegionReserved);
         }
         // Every slot gets code, each exactly once; each version is checked like any sealed code.
+        let mut codes: [Option<&[u8]>; N] = [None; N];
+        for &(name, code) in first {
+            if codes[self.slot(name)?].replace(code).is_some() {
+                return Err(Error::DuplicateSlot {
+                    name: name.to_owned(),
+                });
+            }
+        }
         let mut order = Vec::with_capacity(N);
-        for slot in &self.slots {
+        for (slot, code) in self.slots.iter().zip(codes) {
             let name = std::str::from_utf8(slot_name(&slot.name)).unwrap_or("?");
-            let code = match first.iter().filter(|(n, _)| *n == name).count() {
-                1 => first.iter().find(|(n, _)| *n == name).map(|(_, c)| *c),
-                0 => None,
-                _ => {
-                    return Err(Error::DuplicateSlot {
-                        name: name.to_owned(),
-                    });
-                }
-            };
             let code = code.ok_or_else(|| Error::NoFirstCode {
                 name: name.to_owned(),
             })?;
             crate::raw::check_size(name, code)?;
             cpu::check(name, code)?;
             order.push((slot, code));
-        }
-        if let Some((name, _)) = first.iter().find(|(n, _)| {
-            !self
-                .slots
-                .iter()
-                .any(|s| slot_name(&s.name) == n.as_bytes())
-        }) {
-            self.slot(name)?; // names the slots there are
         }
         let need: usize = order.iter().map(|(_, code)| units_for(code.len())).sum();
         if need > units {
@@ -253,20 +244,7 @@ impl<const N: usize> SharedTable<N> {
 
     /// The index of the slot named `name`.
     pub fn slot(&self, name: &str) -> Result<usize> {
-        self.slots
-            .iter()
-            .position(|s| slot_name(&s.name) == name.as_bytes())
-            .ok_or_else(|| Error::NoSlot {
-                name: name.to_owned(),
-                known: self.names().join(", "),
-            })
-    }
-
-    pub fn names(&self) -> Vec<String> {
-        self.slots
-            .iter()
-            .map(|s| String::from_utf8_lossy(slot_name(&s.name)).into_owned())
-            .collect()
+        find_slot(&self.slots, name)
     }
 
     /// The address slot `index` runs now (0 before [`SharedTable::reserve`]).
