@@ -4,7 +4,7 @@
 //! The functions are reached only through the hot table, exported as `POLYLINK_HOT_TABLE`.
 //! Their first code is read from `DIR/NAME.bin` at start. With `--watch`, the host installs a
 //! slot's bin again whenever it changes (notify: inotify, not polling); at any time another
-//! process may install code with `polylink-jit patch --pid PID --slot NAME FILE.bin`.
+//! process may install code with `polylink patch --pid PID --slot NAME FILE.bin`.
 //!
 //! Every line it prints is `key=value` words after a first word, for people and tests alike:
 //! - `ready pid=… table=0x… region=0x… units=… used=… lock_fd=… slots=step,mix`
@@ -26,9 +26,10 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
-use polylink_jit::hot::patch::{Target, monotonic_ns};
-use polylink_jit::hot::shared::{MAX_UNITS, SharedTable};
-use polylink_jit::raw;
+use polylink_exec::raw;
+use polylink_hot::monotonic_ns;
+use polylink_hot::patch::Target;
+use polylink_hot::shared::{MAX_UNITS, SharedTable};
 
 /// The names of the host's hot functions, in the order `call` lines print them.
 const SLOTS: [&str; 2] = ["step", "mix"];

@@ -251,7 +251,8 @@ fn the_manifest_describes_each_program() {
     assert_eq!(
         names,
         [
-            "polylink-jit",
+            "polylink-routines",
+            "polylink",
             "rust-calls-c-and-asm",
             "c-main",
             "c-start",

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use polylink_tests::{build, describe, output_of, xtask, xtask_ok};
+use polylink_tests::{build, describe, output_of, polylink, polylink_ok, xtask_ok};
 
 fn checksec_json(files: &[PathBuf]) -> Vec<serde_json::Value> {
-    let output = xtask_ok(
+    let output = polylink_ok(
         &[
             &["checksec", "--json"][..],
             &files
@@ -212,7 +212,7 @@ fn a_file_that_is_not_elf_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a program\n").unwrap();
-    let output = output_of(xtask().arg("checksec").arg(&text));
+    let output = output_of(polylink().arg("checksec").arg(&text));
     assert_eq!(output.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&output.stderr)

@@ -3,12 +3,12 @@
 //! as NASM lays them out; functions written with it run and give the right answers.
 
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
-use polylink_jit::emit::text::{Statement, assemble, parse};
-use polylink_jit::emit::{
+use polylink_emit::text::{Statement, assemble, parse};
+use polylink_emit::{
     AluOp, Assembler, Cond, Imm32, Index, Inst, Mem, Program, Reg, Scale, ShiftOp, Src, UnaryOp,
     examples,
 };
-use polylink_jit::hex;
+use polylink_exec::hex;
 use polylink_tests::{Lcg, nasm};
 
 /// Immediates at the edges of each encoding: 0, ±1, the i8 limits and one past them, the i32
@@ -564,7 +564,7 @@ fn preserves_callee_saved(f: &Program, args: &[u64]) -> bool {
 
 #[test]
 fn the_measured_mix_is_the_same_bytes_from_both_encoders() {
-    use polylink_jit::measure::{MIX_PER_ROUND, emit_mix, iced_mix};
+    use polylink_routines::measure::{MIX_PER_ROUND, emit_mix, iced_mix};
     let ours = emit_mix(32).unwrap().into_bytes();
     let iced = iced_mix(32).unwrap();
     assert_eq!(hex(&ours), hex(&iced));
@@ -575,9 +575,9 @@ fn the_measured_mix_is_the_same_bytes_from_both_encoders() {
     assert_eq!(decoded, 32 * MIX_PER_ROUND);
 }
 
-/// Runs `polylink-jit asm ARGS` and returns (exit code, stdout, stderr).
+/// Runs `polylink asm ARGS` and returns (exit code, stdout, stderr).
 fn asm_cli(args: &[&str]) -> (i32, String, String) {
-    let output = polylink_tests::output_of(polylink_tests::jit().arg("asm").args(args));
+    let output = polylink_tests::output_of(polylink_tests::polylink().arg("asm").args(args));
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -588,7 +588,7 @@ fn asm_cli(args: &[&str]) -> (i32, String, String) {
 const ADD_TEXT: &str = "mov rax, rdi; add rax, rsi; ret";
 
 #[test]
-fn polylink_jit_asm_calls_prints_and_writes_the_code() {
+fn polylink_asm_calls_prints_and_writes_the_code() {
     assert_eq!(
         asm_cli(&[ADD_TEXT, "--call", "40", "2"]),
         (0, "42\n".into(), "".into())
@@ -607,7 +607,7 @@ fn polylink_jit_asm_calls_prints_and_writes_the_code() {
         (code, out.as_str(), err.as_str()),
         (0, "48 89 f8 48 01 f0 c3\n3\n", "")
     );
-    // The raw bin is what NASM makes of the same text, and `polylink-jit run` runs it.
+    // The raw bin is what NASM makes of the same text, and `polylink run` runs it.
     let nasm_bin = nasm(
         dir.path(),
         "add-nasm",
@@ -618,8 +618,12 @@ fn polylink_jit_asm_calls_prints_and_writes_the_code() {
         std::fs::read(&bin).unwrap(),
         std::fs::read(nasm_bin).unwrap()
     );
-    let run =
-        polylink_tests::output_of(polylink_tests::jit().arg("run").arg(&bin).args(["40", "2"]));
+    let run = polylink_tests::output_of(
+        polylink_tests::polylink()
+            .arg("run")
+            .arg(&bin)
+            .args(["40", "2"]),
+    );
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
     // From a file, with labels: the sum of 1..=100 with a loop.
     let file = dir.path().join("sum.asm");
@@ -636,7 +640,7 @@ fn polylink_jit_asm_calls_prints_and_writes_the_code() {
 }
 
 #[test]
-fn polylink_jit_asm_refuses_bad_text_with_the_place_and_the_reason() {
+fn polylink_asm_refuses_bad_text_with_the_place_and_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.asm");
     std::fs::write(&file, "mov rax, rdi\nadd rax, 0x100000000\nret\n").unwrap();
@@ -677,7 +681,7 @@ fn polylink_jit_asm_refuses_bad_text_with_the_place_and_the_reason() {
         let (code, out, err) = asm_cli(&args);
         assert!(
             code == 1 && out.is_empty() && err.contains(want),
-            "polylink-jit asm {args:?}: exit {code}, stdout {out:?}, stderr {err:?}; want {want:?}"
+            "polylink asm {args:?}: exit {code}, stdout {out:?}, stderr {err:?}; want {want:?}"
         );
     }
     assert!(
@@ -702,7 +706,7 @@ proptest::proptest! {
     ) {
         match assemble(&text) {
             Ok(assembled) => proptest::prop_assert!(assembled.program.len() <= 16 * text.len()),
-            Err(polylink_jit::Error::Syntax { line, column, .. }) => {
+            Err(polylink_emit::Error::Syntax { line, column, .. }) => {
                 let lines: Vec<&str> = text.split('\n').collect();
                 proptest::prop_assert!(line >= 1 && line <= lines.len(), "line {line}");
                 proptest::prop_assert!(column >= 1 && column <= lines[line - 1].chars().count() + 1, "column {column}");

@@ -2,9 +2,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use polylink_jit::emit::{Assembler, Mem, Reg};
-use polylink_jit::exec::SealedCode;
-use polylink_jit::hot::HotTable;
+use polylink_emit::{Assembler, Mem, Reg};
+use polylink_exec::SealedCode;
+use polylink_hot::HotTable;
 
 /// Version `v` of the hot function: `rdi + v`, as freshly emitted and sealed code.
 fn version(v: i32) -> SealedCode {

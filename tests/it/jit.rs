@@ -1,24 +1,29 @@
-//! polylink-jit: raw code loaded, sealed and called, and refused with a clear error when it
+//! polylink run: raw code loaded, sealed and called, and refused with a clear error when it
 //! cannot be run.
 
-use polylink_jit::exec::{CodeBuffer, ModuleBuilder};
-use polylink_tests::{describe, jit, nasm, output_of};
+use polylink_exec::{CodeBuffer, ModuleBuilder};
+use polylink_tests::{describe, nasm, output_of, polylink};
 
 const ADD: &str = "bits 64\nmov rax, rdi\nadd rax, rsi\nret\n";
 
 #[test]
-fn raw_code_from_nasm_runs_through_polylink_jit_run() {
+fn raw_code_from_nasm_runs_through_polylink_run() {
     let dir = tempfile::tempdir().unwrap();
     let bin = nasm(dir.path(), "add", "bin", ADD);
     assert_eq!(std::fs::read(&bin).unwrap().len(), 7);
-    let output = output_of(jit().arg("run").arg(&bin).args(["40", "2"]));
+    let output = output_of(polylink().arg("run").arg(&bin).args(["40", "2"]));
     assert!(
         output.status.success(),
         "{}",
-        describe("polylink-jit run add.bin 40 2", &output)
+        describe("polylink run add.bin 40 2", &output)
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "42\n");
-    let output = output_of(jit().arg("run").arg(&bin).args(["0xffffffffffffffff", "2"]));
+    let output = output_of(
+        polylink()
+            .arg("run")
+            .arg(&bin)
+            .args(["0xffffffffffffffff", "2"]),
+    );
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "1\n",
@@ -33,7 +38,7 @@ fn bad_raw_code_and_bad_arguments_are_refused_with_a_clear_error() {
     let empty = dir.path().join("empty.bin");
     std::fs::write(&empty, b"").unwrap();
     let huge = dir.path().join("huge.bin");
-    std::fs::write(&huge, vec![0xc3; polylink_jit::raw::MAX_RAW_CODE + 1]).unwrap();
+    std::fs::write(&huge, vec![0xc3; polylink_exec::raw::MAX_RAW_CODE + 1]).unwrap();
     let missing = dir.path().join("missing.bin");
     let seven = ["1", "2", "3", "4", "5", "6", "7"];
     let cases: [(&std::path::Path, &[&str], i32, String); 5] = [
@@ -70,7 +75,7 @@ fn bad_raw_code_and_bad_arguments_are_refused_with_a_clear_error() {
         (&add, &["-1"], 2, "not an unsigned 64-bit integer".into()),
     ];
     for (file, args, status, message) in cases {
-        let output = output_of(jit().arg("run").arg(file).args(args));
+        let output = output_of(polylink().arg("run").arg(file).args(args));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(
             output.status.code(),
@@ -85,7 +90,7 @@ fn bad_raw_code_and_bad_arguments_are_refused_with_a_clear_error() {
 
 /// Code that needs a CPU feature this CPU lacks is refused before it runs: exit status 1 and a
 /// message, never SIGILL. The feature is one this CPU really lacks when there is one among the
-/// candidates; otherwise AVX2 is hidden from polylink-jit through its environment.
+/// candidates; otherwise AVX2 is hidden from polylink through its environment.
 #[test]
 fn code_needing_a_missing_cpu_feature_is_refused_not_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,7 +100,7 @@ fn code_needing_a_missing_cpu_feature_is_refused_not_run() {
         ("AVX512F", "vpaddd zmm0, zmm1, zmm2"),
         ("AVX2", "vpaddd ymm0, ymm1, ymm2"),
     ];
-    let mut command = jit();
+    let mut command = polylink();
     let (feature, bin) = candidates
         .iter()
         .enumerate()
@@ -103,14 +108,14 @@ fn code_needing_a_missing_cpu_feature_is_refused_not_run() {
             let source = format!("bits 64\n{instruction}\nret\n");
             let bin = nasm(dir.path(), &format!("needs{i}"), "bin", &source);
             let code = std::fs::read(&bin).unwrap();
-            let needed = polylink_jit::cpu::required_features(&code);
+            let needed = polylink_exec::cpu::required_features(&code);
             let absent = needed
                 .iter()
-                .any(|f| polylink_jit::cpu::available(*f) == Some(false));
+                .any(|f| polylink_exec::cpu::available(*f) == Some(false));
             absent.then_some((*feature, bin))
         })
         .unwrap_or_else(|| {
-            command.env("POLYLINK_JIT_HIDE_CPU_FEATURES", "AVX2");
+            command.env("POLYLINK_HIDE_CPU_FEATURES", "AVX2");
             let source = "bits 64\nvpaddd ymm0, ymm1, ymm2\nvzeroupper\nret\n";
             ("AVX2", nasm(dir.path(), "avx2", "bin", source))
         });
@@ -120,7 +125,7 @@ fn code_needing_a_missing_cpu_feature_is_refused_not_run() {
         output.status.code(),
         Some(1),
         "{}",
-        describe("polylink-jit run", &output)
+        describe("polylink run", &output)
     );
     let message = format!("needs the CPU feature {feature}, which this CPU does not have");
     assert!(stderr.contains(&message), "no {message:?} in: {stderr}");
@@ -218,7 +223,7 @@ fn a_hundred_thousand_seals_leave_memory_flat() {
 }
 
 /// Machine code no one here wrote: gcc -O2 compiles a leaf function, its bytes are cut out of
-/// the object by symbol (they need no relocations), and polylink-jit runs them. The same object
+/// the object by symbol (they need no relocations), and polylink runs them. The same object
 /// linked into a C program gives the native answers to compare with.
 #[test]
 fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
@@ -283,11 +288,11 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
         let (a, b) = (a.to_string(), b.to_string());
         #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
         let expected = output_of(std::process::Command::new(&native).args([&a, &b]));
-        let got = output_of(jit().arg("run").arg(&raw).args([&a, &b]));
+        let got = output_of(polylink().arg("run").arg(&raw).args([&a, &b]));
         assert!(
             got.status.success(),
             "{}",
-            describe("polylink-jit run gcd.bin", &got)
+            describe("polylink run gcd.bin", &got)
         );
         assert_eq!(got.stdout, expected.stdout, "gcd({a}, {b})");
     }

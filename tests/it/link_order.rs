@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use polylink_tests::{Lcg, build, describe, layout, output_of, xtask, xtask_ok};
-use xtask::link_order::{self, Line, Options};
+use polylink_inspect::link_order::{self, Line, Options};
+use polylink_tests::{Lcg, build, describe, layout, output_of, polylink, xtask_ok};
 
 #[test]
 fn wrong_link_order_is_reproduced_and_explained() {
@@ -254,7 +254,8 @@ fn link_order_verdicts_agree_with_ld_on_generated_cases() {
                     .collect(),
                 ..Options::default()
             };
-            let line = Line::read(&options).unwrap_or_else(|e| panic!("{what}: {e:#}"));
+            let line = Line::read(&options, &polylink_inspect::Host)
+                .unwrap_or_else(|e| panic!("{what}: {e:#}"));
             let report = link_order::diagnose(&line);
             assert_eq!(
                 report.links,
@@ -374,7 +375,7 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
     let archive = layout.lib("libpolylink.a");
     let [main, tour, archive] = [&main, &tour, &archive].map(|p| p.display().to_string());
 
-    let output = output_of(xtask().args(["link-order", "--cc", &archive, &main, &tour]));
+    let output = output_of(polylink().args(["link-order", "--cc", &archive, &main, &tour]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -400,7 +401,7 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
         "{stdout}"
     );
     // Without --cc, libc's symbols are missing too: said, and no order is proposed.
-    let output = output_of(xtask().args(["link-order", &main, &tour, &archive]));
+    let output = output_of(polylink().args(["link-order", &main, &tour, &archive]));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
@@ -411,7 +412,7 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
     let dir = tempfile::tempdir().unwrap();
     let dot = dir.path().join("graph.dot");
     let output = output_of(
-        xtask()
+        polylink()
             .args(["link-order", "--cc", "--dot"])
             .arg(&dot)
             .args([&main, &tour, &archive]),
@@ -503,7 +504,7 @@ fn link_order_refuses_bad_input_by_name() {
             "-lpolylink-no-such-library: found in no search directory".into(),
         ),
     ] {
-        let output = output_of(xtask().arg("link-order").args(&args));
+        let output = output_of(polylink().arg("link-order").args(&args));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use polylink_tests::{Lcg, build, describe, nasm, output_of, xtask};
-use xtask::nm::{self, Options};
-use xtask::symbols::{self, Input, Table};
+use polylink_inspect::nm::{self, Options};
+use polylink_inspect::symbols::{self, Input, Table};
+use polylink_tests::{Lcg, build, describe, nasm, output_of, polylink, xtask};
 
 /// Files that hold each special case nm's letters and formats have: common, weak and weak
 /// object (defined and undefined), ifunc, unique (C++), absolute, TLS, read-only data, a name
@@ -145,7 +145,7 @@ fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
 }
 
 fn our_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
-    output_of(xtask().arg("nm").args(args).args(files)).stdout
+    output_of(polylink().arg("nm").args(args).args(files)).stdout
 }
 
 /// The first line where two outputs differ, for the failure message.
@@ -399,6 +399,7 @@ fn thousands_of_malformed_files_are_refused_by_name_never_with_a_panic() {
                 std::slice::from_ref(&input),
                 &options[round % 2],
                 false,
+                &polylink_inspect::Host,
             )
             .unwrap()
         })
@@ -426,7 +427,7 @@ fn a_bad_file_is_named_and_the_good_ones_still_listed() {
         with_first_member_size(&std::fs::read(&files[4]).unwrap(), "999999"),
     )
     .unwrap();
-    let output = output_of(xtask().arg("nm").args([
+    let output = output_of(polylink().arg("nm").args([
         &truncated,
         &files[0],
         &liar,
@@ -544,7 +545,7 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
     let files = special_cases(dir.path());
     let empty = tempfile::tempdir().unwrap();
     let output = output_of(
-        xtask()
+        polylink()
             .env("PATH", empty.path())
             .args(["nm", "-C"])
             .args(&files),
@@ -562,7 +563,7 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
 
     let rust = build().staticlib("libpolylink.a").unwrap().path.clone();
     let output = output_of(
-        xtask()
+        polylink()
             .env("PATH", empty.path())
             .args(["nm", "-C"])
             .arg(&rust),

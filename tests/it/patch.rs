@@ -1,4 +1,4 @@
-//! Hot-code reloading from another process: `polylink-jit patch` against a running
+//! Hot-code reloading from another process: `polylink patch` against a running
 //! `polylink-hot-host`, and every refusal this machine can produce.
 
 use std::os::unix::fs::PermissionsExt;
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use polylink_tests::{Running, describe, field, hot_host_bin, jit_bin, nasm, output_of};
+use polylink_tests::{Running, describe, field, hot_host_bin, nasm, output_of, polylink_bin};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -61,7 +61,7 @@ fn as_user(uid: Option<u32>, program: &Path) -> Command {
 }
 
 fn patch(pid: u32, slot: &str, file: &Path, user: Option<u32>) -> Output {
-    let mut command = as_user(user, jit_bin());
+    let mut command = as_user(user, polylink_bin());
     command
         .args(["patch", "--pid", &pid.to_string(), "--slot", slot])
         .arg(file);
@@ -73,7 +73,7 @@ fn patch_ok(pid: u32, slot: &str, file: &Path) -> String {
     assert!(
         output.status.success(),
         "{}",
-        describe("polylink-jit patch", &output)
+        describe("polylink patch", &output)
     );
     String::from_utf8(output.stdout).unwrap()
 }
@@ -85,7 +85,7 @@ fn assert_refused(output: &Output, parts: &[&str]) {
         output.status.code(),
         Some(1),
         "{}",
-        describe("polylink-jit patch", output)
+        describe("polylink patch", output)
     );
     for part in parts {
         assert!(

@@ -1,9 +1,11 @@
 //! README.md's quotes of the build stay true.
 
-use polylink_tests::{root, xtask_ok};
+use polylink_tests::{build, describe, output_of, polylink, root, xtask_ok};
 
 /// Every line of a ```sh block in the README is a comment, a `cargo` command for the reader to
-/// type (`cargo xtask`, `cargo test`), or a line of the script `build-all --dry-run` prints.
+/// type (`cargo xtask`, `cargo test`, `cargo install`), a `polylink` command (run here, in the
+/// workspace root, where it must not be refused as a usage error), or a line of the script
+/// `build-all --dry-run` prints.
 #[test]
 fn readme_quotes_the_commands_build_all_runs() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
@@ -15,7 +17,20 @@ fn readme_quotes_the_commands_build_all_runs() {
             "```sh" => in_sh = true,
             "```" => in_sh = false,
             l if !in_sh || l.is_empty() || l.starts_with('#') => {}
-            l if l.starts_with("cargo xtask") || l.starts_with("cargo test") => {}
+            l if ["cargo xtask", "cargo test", "cargo install"]
+                .iter()
+                .any(|c| l.starts_with(c)) => {}
+            l if l.starts_with("polylink ") => {
+                build();
+                let words: Vec<&str> = l.split_whitespace().skip(1).collect();
+                let output = output_of(polylink().args(&words).current_dir(root()));
+                // 0, or 1 for a finding (an order that does not link); 2 is clap's usage error.
+                assert!(
+                    matches!(output.status.code(), Some(0 | 1)),
+                    "README.md quotes a polylink command that fails:\n{}",
+                    describe(l, &output)
+                );
+            }
             l => {
                 quoted += 1;
                 assert!(

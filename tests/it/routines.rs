@@ -3,9 +3,9 @@
 
 use std::sync::OnceLock;
 
-use polylink_jit::exec::Module;
-use polylink_jit::routines::{RoutineSet, embedded_module};
-use polylink_tests::{describe, jit, output_of};
+use polylink_exec::Module;
+use polylink_routines::{RoutineSet, embedded_module};
+use polylink_tests::{describe, output_of, routines};
 use proptest::prelude::*;
 
 fn linked() -> RoutineSet<'static> {
@@ -97,11 +97,11 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
     /// write_stdout writes exactly the bytes it is given, byte for byte the same on both paths;
-    /// each path runs in its own polylink-jit process, whose stdout is a pipe.
+    /// each path runs in its own polylink-routines process, whose stdout is a pipe.
     #[test]
     fn write_stdout_writes_exactly_its_bytes(text in "[ -~]{1,200}") {
         for via in ["linked", "embedded"] {
-            let output = output_of(jit().args(["write", "--via", via, "--", &text]));
+            let output = output_of(routines().args(["write", "--via", via, "--", &text]));
             prop_assert!(output.status.success(), "{}", describe(via, &output));
             prop_assert_eq!(String::from_utf8_lossy(&output.stdout), text.as_str(), "{}", via);
         }

@@ -73,16 +73,26 @@ pub fn xtask_bin() -> &'static Path {
     BIN.get_or_init(|| cargo_bin("xtask", "xtask"))
 }
 
-/// The `polylink-jit` binary, built once.
-pub fn jit_bin() -> &'static Path {
+/// The `polylink` command, built once.
+pub fn polylink_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| cargo_bin("polylink-jit", "polylink-jit"))
+    BIN.get_or_init(|| cargo_bin("polylink-cli", "polylink"))
 }
 
-/// A command that runs `polylink-jit` (built once), with no inherited RUST_BACKTRACE.
-pub fn jit() -> Command {
+/// A command that runs `polylink` (built once), with no inherited RUST_BACKTRACE.
+pub fn polylink() -> Command {
     #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(jit_bin());
+    let mut command = Command::new(polylink_bin());
+    command.env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// A command that runs the demonstrator's `polylink-routines` (built once).
+pub fn routines() -> Command {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    let bin = BIN.get_or_init(|| cargo_bin("polylink-routines", "polylink-routines"));
+    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
+    let mut command = Command::new(bin);
     command.env_remove("RUST_BACKTRACE");
     command
 }
@@ -216,6 +226,17 @@ pub fn xtask_ok(args: &[&str]) -> Output {
         output.status.success(),
         "{}",
         describe(&format!("cargo xtask {}", args.join(" ")), &output)
+    );
+    output
+}
+
+/// Runs `polylink` with `args` and asserts it succeeds; returns its output.
+pub fn polylink_ok(args: &[&str]) -> Output {
+    let output = output_of(polylink().args(args));
+    assert!(
+        output.status.success(),
+        "{}",
+        describe(&format!("polylink {}", args.join(" ")), &output)
     );
     output
 }

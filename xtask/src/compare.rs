@@ -2,22 +2,23 @@
 //!
 //! Per routine: its bytes in the elf64 object (read with `object`) against the raw bin, byte
 //! for byte (a routine whose bytes carry relocations cannot be embedded raw, and the row says
-//! so); whether both paths give the same results (`polylink-jit agree`, and the exact bytes
-//! `polylink-jit write` puts on stdout through each path). Then the costs, measured side by
-//! side in one run by the release `polylink-jit measure`, as ratios against their targets.
+//! so); whether both paths give the same results (`polylink-routines agree`, and the exact bytes
+//! `polylink-routines write` puts on stdout through each path). Then the costs, measured side by
+//! side in one run by the release `polylink-routines measure`, as ratios against their targets.
 //!
-//! xtask only reads files and starts `polylink-jit`: linking the routines into xtask would
+//! xtask only reads files and starts `polylink-routines`: linking the routines into xtask would
 //! need nasm to build xtask itself, before build-all could check for it.
 
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde_json::{Value, json};
 
 use crate::cmd::Cmd;
 use crate::manifest::Manifest;
+use polylink_routines_report::{Agreement, CopyRow, Figures};
 
 /// One routine's row.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,8 +82,8 @@ impl Ratio {
 pub struct Report {
     pub routines: Vec<RoutineRow>,
     pub ratios: Vec<Ratio>,
-    /// `polylink-jit measure --json`, as it printed it.
-    pub figures: Value,
+    /// `polylink-routines measure --json`, read back.
+    pub figures: Figures,
 }
 
 impl Report {
@@ -104,12 +105,12 @@ const WRITE_TEXTS: [&str; 3] = ["hello from the write routine\n", "two\nlines\n"
 
 /// Compares every routine of the build in `manifest` and measures the costs.
 pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
-    let jit = &manifest
-        .program("polylink-jit")
-        .context("the build manifest lists no polylink-jit")?
+    let program = &manifest
+        .program("polylink-routines")
+        .context("the build manifest lists no polylink-routines")?
         .path;
-    let jit = jit.to_string_lossy().into_owned();
-    let agree: Value = json_of(Cmd::new(&jit).args(["agree", "--json"]), verbose)?;
+    let program = program.to_string_lossy().into_owned();
+    let agree: Vec<Agreement> = json_of(Cmd::new(&program).args(["agree", "--json"]), verbose)?;
 
     let mut routines = Vec::new();
     for raw in &manifest.raw_bins {
@@ -135,31 +136,27 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
             row.note = format!("needs {relocations} relocations: cannot be embedded raw");
         }
         if name == "write_stdout" {
-            row.results_match = Some(writes_agree(&jit, verbose)?);
+            row.results_match = Some(writes_agree(&program, verbose)?);
             row.cases = WRITE_TEXTS.len();
             row.note = "the exact bytes on stdout, through each path".into();
-        } else if let Some(found) = agree
-            .as_array()
-            .and_then(|rows| rows.iter().find(|r| r["name"] == name.as_str()))
-        {
-            row.results_match = found["results_match"].as_bool();
-            row.cases = found["cases"].as_u64().unwrap_or(0) as usize;
-            if let Some(note) = found["note"].as_str().filter(|n| !n.is_empty()) {
-                row.note = note.to_owned();
+        } else if let Some(found) = agree.iter().find(|r| r.name == name) {
+            row.results_match = found.results_match;
+            row.cases = found.cases;
+            if !found.note.is_empty() {
+                row.note = found.note.clone();
             }
-            let emitted = &found["emitted"];
-            if !emitted.is_null() {
+            if let Some(emitted) = &found.emitted {
                 row.emitted = Some(Emitted {
-                    bytes_identical: emitted["bytes"].as_str() == Some(&hex(&linked)),
-                    results_match: emitted["results_match"].as_bool() == Some(true),
-                    cases: emitted["cases"].as_u64().unwrap_or(0) as usize,
+                    bytes_identical: emitted.bytes == hex(&linked),
+                    results_match: emitted.results_match,
+                    cases: emitted.cases,
                 });
             }
         }
         routines.push(row);
     }
 
-    let figures: Value = json_of(Cmd::new(&jit).args(["measure", "--json"]), verbose)?;
+    let figures: Figures = json_of(Cmd::new(&program).args(["measure", "--json"]), verbose)?;
     let ratios = ratios(&figures)?;
     Ok(Report {
         routines,
@@ -168,15 +165,15 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
     })
 }
 
-/// Bytes as `polylink-jit` prints them (`polylink_jit::hex`, which xtask does not link):
+/// Bytes as `polylink-routines` prints them (`polylink_exec::hex`, which xtask does not link):
 /// lowercase hex pairs separated by spaces.
 fn hex(bytes: &[u8]) -> String {
     let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
     pairs.join(" ")
 }
 
-/// Runs `cmd` and parses its stdout as JSON.
-fn json_of(cmd: Cmd, verbose: bool) -> Result<Value> {
+/// Runs `cmd` and parses its stdout as JSON of type `T`.
+fn json_of<T: serde::de::DeserializeOwned>(cmd: Cmd, verbose: bool) -> Result<T> {
     let output = cmd.run(verbose)?;
     serde_json::from_slice(&output.stdout).with_context(|| format!("`{cmd}` printed no JSON"))
 }
@@ -208,11 +205,11 @@ pub fn routine_in_object(path: &Path, symbol: &str) -> Result<(Vec<u8>, usize)> 
     Ok((bytes, relocations))
 }
 
-/// Whether `polylink-jit write` puts exactly the given bytes on stdout through both paths.
-fn writes_agree(jit: &str, verbose: bool) -> Result<bool> {
+/// Whether `polylink-routines write` puts exactly the given bytes on stdout through both paths.
+fn writes_agree(program: &str, verbose: bool) -> Result<bool> {
     for text in WRITE_TEXTS {
         for via in ["linked", "embedded"] {
-            let output = Cmd::new(jit)
+            let output = Cmd::new(program)
                 .args(["write", "--via", via, "--", text])
                 .run(verbose)?;
             if output.stdout != text.as_bytes() {
@@ -223,90 +220,63 @@ fn writes_agree(jit: &str, verbose: bool) -> Result<bool> {
     Ok(true)
 }
 
-fn ratios(f: &Value) -> Result<Vec<Ratio>> {
-    let number = |v: &Value, what: &str| {
-        v.as_f64()
-            .with_context(|| format!("polylink-jit measure gave no number for {what}"))
-    };
-    let copy = |size: u64, field: &str| -> Result<f64> {
-        let rows = f["copies"]
-            .as_array()
-            .context("polylink-jit measure gave no copies")?;
-        let row = rows
+fn ratios(f: &Figures) -> Result<Vec<Ratio>> {
+    let copy = |size: usize| -> Result<&CopyRow> {
+        f.copies
             .iter()
-            .find(|r| r["size"].as_u64() == Some(size))
-            .with_context(|| format!("polylink-jit measure has no copy of {size} bytes"))?;
-        number(&row[field], field)
+            .find(|r| r.size == size)
+            .with_context(|| format!("polylink-routines measure has no copy of {size} bytes"))
     };
-    let (kib4, mib256) = (4 << 10, 256 << 20);
-    let calls = &f["calls"];
-    let seal = &f["seal"];
-    let emit = &f["emit"];
-    if calls.is_null() || seal.is_null() || emit.is_null() {
-        bail!("polylink-jit measure printed no call, seal or emit figures");
-    }
-    let emit_ns = number(
-        &emit["polylink_ns_per_instruction"],
-        "polylink_ns_per_instruction",
-    )?;
+    let (kib4, mib256) = (copy(4 << 10)?, copy(256 << 20)?);
+    let (calls, seal, emit) = (&f.calls, &f.seal, &f.emit);
+    let emit_ns = emit.polylink_ns;
     Ok(vec![
         Ratio {
             key: "embedded_over_linked_call",
             label: "embedded call / linked call (time)",
-            value: number(&calls["embedded_ns"], "embedded_ns")?
-                / number(&calls["linked_ns"], "linked_ns")?,
+            value: calls.embedded_ns / calls.linked_ns,
             target: Some(Target::AtMost(1.05)),
         },
         Ratio {
             key: "fast_copy_over_memcpy_256mib",
             label: "fast copy / memcpy at 256 MiB (GB/s)",
-            value: copy(mib256, "fast_gbps")? / copy(mib256, "memcpy_gbps")?,
+            value: mib256.fast_gbps / mib256.memcpy_gbps,
             target: Some(Target::AtLeast(0.95)),
         },
         Ratio {
             key: "fast_copy_over_memcpy_4kib",
             label: "fast copy / memcpy at 4 KiB (GB/s)",
-            value: copy(kib4, "fast_gbps")? / copy(kib4, "memcpy_gbps")?,
+            value: kib4.fast_gbps / kib4.memcpy_gbps,
             target: Some(Target::AtLeast(0.8)),
         },
         Ratio {
             key: "fast_copy_over_baseline_256mib",
             label: "fast copy / baseline AVX copy at 256 MiB (GB/s)",
-            value: copy(mib256, "fast_gbps")? / copy(mib256, "baseline_gbps")?,
+            value: mib256.fast_gbps / mib256.baseline_gbps,
             target: Some(Target::AtLeast(1.1)),
         },
         Ratio {
             key: "fast_copy_over_baseline_4kib",
             label: "fast copy / baseline AVX copy at 4 KiB (GB/s)",
-            value: copy(kib4, "fast_gbps")? / copy(kib4, "baseline_gbps")?,
+            value: kib4.fast_gbps / kib4.baseline_gbps,
             target: None,
         },
         Ratio {
             key: "batched_seal_us_per_fn",
             label: "sealing in one shared mapping (us per function)",
-            value: number(
-                &seal["shared_mapping_us_per_fn"],
-                "shared_mapping_us_per_fn",
-            )?,
+            value: seal.shared_mapping_us,
             target: Some(Target::AtMost(0.1)),
         },
         Ratio {
             key: "one_mapping_each_over_shared_seal",
             label: "one mapping per function / shared mapping (time)",
-            value: number(
-                &seal["one_mapping_each_us_per_fn"],
-                "one_mapping_each_us_per_fn",
-            )? / number(
-                &seal["shared_mapping_us_per_fn"],
-                "shared_mapping_us_per_fn",
-            )?,
+            value: seal.one_mapping_each_us / seal.shared_mapping_us,
             target: None,
         },
         Ratio {
             key: "emitted_over_embedded_call",
             label: "emitted call / embedded call (time)",
-            value: number(&calls["emitted_ns"], "emitted_ns")?
-                / number(&calls["embedded_ns"], "embedded_ns")?,
+            value: calls.emitted_ns / calls.embedded_ns,
             target: None,
         },
         Ratio {
@@ -318,7 +288,7 @@ fn ratios(f: &Value) -> Result<Vec<Ratio>> {
         Ratio {
             key: "iced_encoder_over_emitter",
             label: "iced-x86 encoder / polylink emitter (time)",
-            value: number(&emit["iced_ns_per_instruction"], "iced_ns_per_instruction")? / emit_ns,
+            value: emit.iced_ns / emit_ns,
             target: Some(Target::AtLeast(3.0)),
         },
     ])
@@ -358,7 +328,8 @@ pub fn print_json(w: &mut impl Write, report: &Report) -> Result<()> {
         })
         .collect();
     let value = json!({
-        "routines": routines, "ratios": ratios, "targets": targets, "figures": report.figures,
+        "routines": routines, "ratios": ratios, "targets": targets,
+        "figures": serde_json::to_value(&report.figures)?,
     });
     writeln!(w, "{value}")?;
     Ok(())
@@ -398,58 +369,41 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
     }
 
     let f = &report.figures;
-    let calls = &f["calls"];
+    let calls = &f.calls;
     writeln!(w)?;
     writeln!(
         w,
         "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
-        calls["native_ns"].as_f64().unwrap_or(f64::NAN),
-        calls["linked_ns"].as_f64().unwrap_or(f64::NAN),
-        calls["embedded_ns"].as_f64().unwrap_or(f64::NAN),
-        calls["emitted_ns"].as_f64().unwrap_or(f64::NAN)
+        calls.native_ns, calls.linked_ns, calls.embedded_ns, calls.emitted_ns
     )?;
     writeln!(
         w,
         "{:>10}  {:>12}  {:>12}  {:>12}",
         "copy GB/s", "glibc memcpy", "baseline AVX", "fast copy"
     )?;
-    for row in f["copies"].as_array().into_iter().flatten() {
-        let size = row["size"].as_u64().unwrap_or(0);
-        let size = match size {
+    for row in &f.copies {
+        let size = match row.size {
             s if s >= 1 << 20 => format!("{} MiB", s >> 20),
             s => format!("{} KiB", s >> 10),
         };
-        let g = |k: &str| row[k].as_f64().unwrap_or(f64::NAN);
         writeln!(
             w,
             "{size:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
-            g("memcpy_gbps"),
-            g("baseline_gbps"),
-            g("fast_gbps")
+            row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
         )?;
     }
-    let seal = &f["seal"];
+    let seal = &f.seal;
     writeln!(
         w,
         "sealing {} small functions: {:.3} us each in its own mapping, {:.3} us each in one shared mapping",
-        seal["functions"].as_u64().unwrap_or(0),
-        seal["one_mapping_each_us_per_fn"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
-        seal["shared_mapping_us_per_fn"]
-            .as_f64()
-            .unwrap_or(f64::NAN)
+        seal.functions, seal.one_mapping_each_us, seal.shared_mapping_us
     )?;
 
-    let emit = &f["emit"];
+    let emit = &f.emit;
     writeln!(
         w,
         "emitting {} instructions: {:.2} ns each with polylink's emitter, {:.2} ns with iced-x86's encoder",
-        emit["instructions"].as_u64().unwrap_or(0),
-        emit["polylink_ns_per_instruction"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
-        emit["iced_ns_per_instruction"].as_f64().unwrap_or(f64::NAN)
+        emit.instructions, emit.polylink_ns, emit.iced_ns
     )?;
 
     writeln!(w)?;

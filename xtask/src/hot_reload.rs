@@ -9,7 +9,7 @@
 //! code, on CLOCK_MONOTONIC, which every process shares.
 //!
 //! `--demo` runs the whole story unattended: the host starts, `step.asm` is edited five times
-//! (the host reloads it itself), then `polylink-jit patch` patches `step` five times from
+//! (the host reloads it itself), then `polylink patch` patches `step` five times from
 //! another process; each change is checked against what the new code must return, and the
 //! timings are summarised.
 
@@ -25,6 +25,7 @@ use notify::{RecursiveMode, Watcher};
 
 use crate::cmd::Cmd;
 use crate::plan::Layout;
+use polylink_hot::monotonic_ns;
 
 /// The host's slots; each has a source `NAME.asm` and a bin `NAME.bin` in the directory.
 pub const SLOTS: [&str; 2] = ["step", "mix"];
@@ -80,7 +81,7 @@ struct Session {
 /// The binaries a session runs, built with cargo.
 struct Binaries {
     host: PathBuf,
-    jit: PathBuf,
+    polylink: PathBuf,
 }
 
 fn build(root: &Path, verbose: bool) -> Result<Binaries> {
@@ -88,20 +89,14 @@ fn build(root: &Path, verbose: bool) -> Result<Binaries> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     Cmd::new(&cargo)
         .args(["build", "--quiet", "--package", "polylink-hot-host"])
-        .args(["--package", "polylink-jit"])
+        .args(["--package", "polylink-cli"])
         .cwd(root)
         .run(verbose)?;
     let debug = Layout::new(root, None).cargo_target.join("debug");
     Ok(Binaries {
         host: debug.join("polylink-hot-host"),
-        jit: debug.join("polylink-jit"),
+        polylink: debug.join("polylink"),
     })
-}
-
-/// CLOCK_MONOTONIC in nanoseconds, as the host prints it.
-fn monotonic_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 /// The value of `key=` in a `key=value` line.
@@ -372,7 +367,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         session.pid,
         dir.display(),
         dir.display(),
-        bins.jit.display(),
+        bins.polylink.display(),
         session.pid
     );
     session.pump(None, |_| false).map(drop)
@@ -486,7 +481,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
     }
 
     println!(
-        "\n== 3. From another process: `polylink-jit patch` writes new code into the host's \
+        "\n== 3. From another process: `polylink patch` writes new code into the host's \
          region and switches step, {} times",
         PATCHES.len()
     );
@@ -502,7 +497,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
         )?;
         assemble(&patches, &name, session.verbose)?;
         let file = patches.join(format!("{name}.bin"));
-        let patch = Cmd::new(bins.jit.display().to_string())
+        let patch = Cmd::new(bins.polylink.display().to_string())
             .args([
                 "patch",
                 "--json",
@@ -518,7 +513,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
         );
         let output = patch.run(session.verbose)?;
         let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .context("polylink-jit patch --json printed no JSON")?;
+            .context("polylink patch --json printed no JSON")?;
         let get = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
         println!(
             "patch | step at {:#x}: {:#x} -> {:#x} (unit {}, {} of {} used); table found in {:.2} ms, \

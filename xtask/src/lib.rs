@@ -1,25 +1,25 @@
-//! polylink's orchestrator and inspector, as a library: `main.rs` only parses the command line
-//! and dispatches here, and the tests read the build manifest through [`manifest`].
+//! polylink's orchestrator, as a library: this repository's chores (build-all and its plan,
+//! header, compare, the demos, nm-speed). `main.rs` only dispatches here, and the tests read
+//! the build manifest through [`manifest`].
 //!
-//! **Invariant:** only this crate (and build scripts) start external tools, all of them through
-//! [`cmd::Cmd`].
+//! **Invariant:** external tools are started only through [`cmd::Cmd`] (polylink-cmd).
 
 pub mod build;
-pub mod checksec;
-pub mod cmd;
 pub mod compare;
 pub mod fsutil;
 pub mod header;
 pub mod hot_reload;
 pub mod link_demo;
-pub mod link_order;
 pub mod manifest;
-pub mod nm;
 pub mod nm_speed;
 pub mod plan;
 pub mod platform;
-pub mod symbols;
 pub mod tools;
+
+/// The one door for external programs, shared with the `polylink` command.
+pub use polylink_cmd as cmd;
+/// The inspectors build-all and the demos use, from the `polylink` command's library.
+pub use polylink_inspect::{checksec, link_order, nm, symbols};
 
 use std::path::{Path, PathBuf};
 

@@ -77,13 +77,16 @@ pub fn run(manifest: &Manifest, cc: &str, verbose: bool, w: &mut impl Write) -> 
     let undefined = undefined_references(&stderr);
 
     // Who needs each symbol and who defines it, from the same replay `link-order` runs.
-    let line = link_order::Line::read(&link_order::Options {
-        inputs: std::iter::once(&archive)
-            .chain(&objects)
-            .map(|p| p.display().to_string())
-            .collect(),
-        ..link_order::Options::default()
-    })?;
+    let line = link_order::Line::read(
+        &link_order::Options {
+            inputs: std::iter::once(&archive)
+                .chain(&objects)
+                .map(|p| p.display().to_string())
+                .collect(),
+            ..link_order::Options::default()
+        },
+        &polylink_inspect::Host,
+    )?;
     let report = link_order::diagnose(&line);
     writeln!(w)?;
     writeln!(

@@ -8,14 +8,12 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use xtask::plan::{Layout, Plan};
-use xtask::{
-    build, checksec, compare, header, hot_reload, link_demo, link_order, nm, nm_speed, tools,
-};
+use xtask::{build, checksec, compare, header, hot_reload, link_demo, nm_speed, tools};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
-    about = "polylink's tasks: build, inspect and explain Rust, C and NASM programs",
+    about = "polylink's chores: build every program, check the header, compare, demos, nm speed",
     arg_required_else_help = true
 )]
 struct Cli {
@@ -55,16 +53,7 @@ enum Task {
         #[arg(short, long)]
         verbose: bool,
     },
-    /// List the symbols of ELF objects, archives, executables and shared objects, as GNU nm
-    /// prints them (nm --plugin /dev/null, C locale)
-    Nm {
-        #[command(flatten)]
-        options: nm::Options,
-        /// The files to read
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
-    /// Time `cargo xtask nm` against GNU nm side by side (release builds, outputs checked
+    /// Time `polylink nm` against GNU nm side by side (release builds, outputs checked
     /// identical first) on the release staticlib of fixtures/nm-speed, or on FILE
     NmSpeed {
         /// Rounds of each tool per option set; the medians are compared
@@ -76,21 +65,6 @@ enum Task {
         /// The file to read [default: the fixture's staticlib, built first]
         #[arg(value_name = "FILE")]
         file: Option<PathBuf>,
-    },
-    /// Hardening of ELF files: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
-    Checksec {
-        /// Print a JSON list instead of a table
-        #[arg(long)]
-        json: bool,
-        /// The files to check
-        #[arg(required = true, value_name = "FILE")]
-        files: Vec<PathBuf>,
-    },
-    /// Replay GNU ld's archive resolution over inputs in a given order: does it link, what is
-    /// left undefined and why, and which order links
-    LinkOrder {
-        #[command(flatten)]
-        options: link_order::Options,
     },
     /// Start polylink-hot-host and reload its functions whenever their .asm sources are saved;
     /// print the time from each new raw bin to the first call of its code
@@ -147,7 +121,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 std::io::stdout().write_all(plan.script().as_bytes())?;
             } else {
                 let manifest = build_all(&plan, verbose)?;
-                // The hardening of every program, as `cargo xtask checksec` reads it.
+                // The hardening of every program, as `polylink checksec` reads it.
                 let results = manifest
                     .programs
                     .iter()
@@ -183,24 +157,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
-        Task::Nm { options, files } => {
-            let stdout = std::io::stdout().lock();
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-            let outcome = nm::run(&mut out, &files, &options)?;
-            drop(out);
-            for warning in &outcome.warnings {
-                eprintln!("warning: {warning}");
-            }
-            for file in &outcome.no_symbols {
-                eprintln!("nm: {file}: no symbols");
-            }
-            for problem in &outcome.problems {
-                eprintln!("error: {problem}");
-            }
-            if !outcome.problems.is_empty() {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
         Task::NmSpeed {
             rounds,
             verbose,
@@ -210,34 +166,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let report = nm_speed::run(&root, file.as_deref(), rounds.into(), verbose)?;
             let shown = xtask::cmd::relative_to(&report.file, &root).to_path_buf();
             nm_speed::print(&mut std::io::stdout().lock(), &report, &shown)?;
-        }
-        Task::Checksec { json, files } => {
-            let mut results = Vec::new();
-            let mut failed = false;
-            for file in &files {
-                match checksec::check(file) {
-                    Ok(h) => results.push(h),
-                    Err(fault) => {
-                        eprintln!("error: {}: {fault}", file.display());
-                        failed = true;
-                    }
-                }
-            }
-            let mut out = std::io::stdout().lock();
-            if json {
-                checksec::print_json(&mut out, &results)?;
-            } else {
-                checksec::print_table(&mut out, &results)?;
-            }
-            if failed {
-                return Ok(ExitCode::FAILURE);
-            }
-        }
-        Task::LinkOrder { options } => {
-            let links = link_order::run(&options, &mut std::io::stdout().lock())?;
-            if !links {
-                return Ok(ExitCode::FAILURE);
-            }
         }
         Task::HotReload { demo, dir, verbose } => {
             hot_reload::run(&root, &hot_reload::Options { demo, dir, verbose })?;

@@ -1,8 +1,8 @@
-//! `cargo xtask nm-speed`: `cargo xtask nm` against GNU nm, side by side in one run.
+//! `cargo xtask nm-speed`: `polylink nm` against GNU nm, side by side in one run.
 //!
 //! The input is the release staticlib of `fixtures/nm-speed` (a crate with regex, serde_json,
 //! toml and clap: about 30 MB and 20 000 symbols), or any file given. Both tools run as
-//! processes, ours as the release build of xtask, alternating round by round, so that a noisy
+//! processes, ours as the release build of the `polylink` command, alternating round by round, so that a noisy
 //! machine slows both alike; the figure is the ratio of the medians. Before timing, both
 //! outputs must be identical.
 
@@ -41,13 +41,13 @@ pub struct Report {
     pub rows: Vec<Row>,
 }
 
-/// Builds what is needed (the fixture unless `file` is given, and the release xtask), checks
+/// Builds what is needed (the fixture unless `file` is given, and the release `polylink`), checks
 /// that both tools print the same, and times them over `rounds` rounds.
 pub fn run(root: &Path, file: Option<&Path>, rounds: usize, verbose: bool) -> Result<Report> {
     let layout = Layout::new(root, None);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Cmd::new(&cargo)
-        .args(["build", "--release", "--quiet", "--package", "xtask"])
+        .args(["build", "--release", "--quiet", "--package", "polylink-cli"])
         .cwd(root);
     if file.is_none() {
         build = build.args(["--package", "polylink-nm-fixture"]);
@@ -58,7 +58,7 @@ pub fn run(root: &Path, file: Option<&Path>, rounds: usize, verbose: bool) -> Re
         || release.join("libpolylink_nm_fixture.a"),
         Path::to_path_buf,
     );
-    let ours = release.join("xtask");
+    let ours = release.join("polylink");
     let bytes = std::fs::metadata(&file)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
         .len();

@@ -306,22 +306,41 @@ impl Plan {
             false,
         );
         plan.cargo(
-            "polylink-jit",
-            &["build", "--package", "polylink-jit", "--release"],
-            "release/polylink-jit",
-            l.bin("polylink-jit"),
+            "polylink-routines",
+            &["build", "--package", "polylink-routines", "--release"],
+            "release/polylink-routines",
+            l.bin("polylink-routines"),
             false,
         );
         plan.programs.push(ProgramSpec {
-            name: "polylink-jit",
+            name: "polylink-routines",
             entry: "main",
             linker: "cargo",
             uses_libc: true,
             static_link: false,
-            inputs: ["jit/src/main.rs", "asm/routines"]
+            inputs: ["routines/src/main.rs", "asm/routines"]
                 .map(|p| Arg::Path(l.root.join(p)))
                 .into(),
-            output: l.bin("polylink-jit"),
+            output: l.bin("polylink-routines"),
+        });
+        // The command users install, built as `cargo install --path crates/polylink` builds it.
+        plan.cargo(
+            "polylink-cli",
+            &["build", "--package", "polylink-cli", "--release"],
+            "release/polylink",
+            l.bin("polylink"),
+            false,
+        );
+        plan.programs.push(ProgramSpec {
+            name: "polylink",
+            entry: "main",
+            linker: "cargo",
+            uses_libc: true,
+            static_link: false,
+            inputs: ["crates/polylink/src/main.rs"]
+                .map(|p| Arg::Path(l.root.join(p)))
+                .into(),
+            output: l.bin("polylink"),
         });
         plan.programs.push(ProgramSpec {
             name: "rust-calls-c-and-asm",

@@ -1,0 +1,149 @@
+//! A [`Module`] puts many functions in one mapping with one seal: an mmap and an mprotect cost
+//! microseconds, so one mapping per small function costs far more than the function's bytes.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use crate::buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, PAD, SealedCode};
+use crate::{Error, Result, cpu};
+
+/// Where a module places each function: at a multiple of 16 bytes, as compilers do.
+pub const ENTRY_ALIGN: usize = 16;
+
+/// A function's place in a module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry<'m> {
+    pub name: &'m str,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// An entry as stored: its name is a range of the module's name arena. Small functions are
+/// added by the thousand, so adding one allocates nothing of its own.
+#[derive(Clone, Debug)]
+struct Slot {
+    name: std::ops::Range<usize>,
+    offset: usize,
+    len: usize,
+}
+
+/// Collects functions for one shared mapping.
+#[derive(Debug, Default)]
+pub struct ModuleBuilder {
+    code: Vec<u8>,
+    names: String,
+    slots: Vec<Slot>,
+}
+
+impl ModuleBuilder {
+    pub fn new() -> ModuleBuilder {
+        ModuleBuilder::default()
+    }
+
+    /// Adds a function named `name`. Names and CPU features are checked by [`Self::build`].
+    pub fn add(&mut self, name: &str, code: &[u8]) -> &mut ModuleBuilder {
+        let offset = self.code.len().next_multiple_of(ENTRY_ALIGN);
+        self.code.resize(offset, PAD);
+        self.code.extend_from_slice(code);
+        let start = self.names.len();
+        self.names.push_str(name);
+        self.slots.push(Slot {
+            name: start..self.names.len(),
+            offset,
+            len: code.len(),
+        });
+        self
+    }
+
+    /// Checks that the names are distinct and that this CPU can run every function, then writes
+    /// them all into one mapping and seals it once.
+    pub fn build(self) -> Result<Module> {
+        let ModuleBuilder { code, names, slots } = self;
+        let mut seen = HashSet::with_capacity(slots.len());
+        if let Some(slot) = slots.iter().find(|s| !seen.insert(&names[s.name.clone()])) {
+            let name = names[slot.name.clone()].to_owned();
+            return Err(Error::DuplicateEntry { name });
+        }
+        // Slots are in offset order, so the one holding an offset is found by bisection.
+        let owner = |offset: usize| {
+            let i = slots
+                .partition_point(|s| s.offset <= offset)
+                .saturating_sub(1);
+            names[slots[i].name.clone()].to_owned()
+        };
+        let ranges = slots.iter().map(|s| s.offset..s.offset + s.len);
+        if let Some((_, error)) = cpu::first_unrunnable(&code, ranges, owner) {
+            return Err(error);
+        }
+        let code = CodeBuffer::from_code(&code)?.seal_checked()?;
+        Ok(Module {
+            code,
+            names,
+            slots,
+            sorted: OnceLock::new(),
+        })
+    }
+}
+
+/// Sealed functions sharing one mapping, found by name.
+#[derive(Debug)]
+pub struct Module {
+    code: SealedCode,
+    names: String,
+    slots: Vec<Slot>,
+    /// Slot indexes in name order, for lookup by bisection; made at the first lookup, since
+    /// sorting costs more than building when functions are many and lookups few.
+    sorted: OnceLock<Vec<usize>>,
+}
+
+impl Module {
+    fn entry_of(&self, slot: &Slot) -> Entry<'_> {
+        Entry {
+            name: &self.names[slot.name.clone()],
+            offset: slot.offset,
+            len: slot.len,
+        }
+    }
+
+    /// The functions in the order they were added.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.slots.iter().map(|s| self.entry_of(s))
+    }
+
+    pub fn entry(&self, name: &str) -> Result<Entry<'_>> {
+        let name_of = |i: &usize| &self.names[self.slots[*i].name.clone()];
+        let sorted = self.sorted.get_or_init(|| {
+            let mut sorted: Vec<usize> = (0..self.slots.len()).collect();
+            sorted.sort_unstable_by(|a, b| name_of(a).cmp(name_of(b)));
+            sorted
+        });
+        sorted
+            .binary_search_by(|i| name_of(i).cmp(name))
+            .map(|at| self.entry_of(&self.slots[sorted[at]]))
+            .map_err(|_| Error::NoEntry { name: name.into() })
+    }
+
+    pub fn code(&self) -> &SealedCode {
+        &self.code
+    }
+
+    /// The function named `name`, typed as `F`.
+    ///
+    /// # Safety
+    /// As for [`SealedCode::function`].
+    pub unsafe fn function<F: FnPtr>(&self, name: &str) -> Result<CodeFn<'_, F>> {
+        let offset = self.entry(name)?.offset;
+        // SAFETY: passed on to our caller.
+        unsafe { self.code.function(offset) }
+    }
+
+    /// The function named `name`, called with integers.
+    ///
+    /// # Safety
+    /// As for [`SealedCode::int_function`].
+    pub unsafe fn int_function(&self, name: &str) -> Result<IntFn<'_>> {
+        let offset = self.entry(name)?.offset;
+        // SAFETY: passed on to our caller.
+        unsafe { self.code.int_function(offset) }
+    }
+}

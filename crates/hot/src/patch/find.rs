@@ -1,0 +1,263 @@
+//! Finding a host's table: its executable's symbol table names the table's link-time address,
+//! `/proc/PID/maps` says where the executable was loaded, and the table read from the host's
+//! memory is checked before anything is written.
+
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use object::{Object, ObjectSegment, ObjectSymbol};
+
+use super::proc::{proc_error, read_exact};
+use super::{Bounds, RemoteSlot, Target};
+use crate::shared::{
+    LOCK_NAME, MAGIC, MAX_UNITS, REGION_ALIGN, TABLE_SYMBOL, UNIT, VERSION, offsets,
+};
+use crate::{Error, NAME_LEN, Result, slot_name};
+
+/// One line of `/proc/PID/maps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub range: Range<u64>,
+    pub perms: String,
+    pub offset: u64,
+    pub dev: (u32, u32),
+    pub inode: u64,
+    pub path: String,
+}
+
+impl Mapping {
+    /// Parses one line, `start-end perms offset major:minor inode [path]`.
+    pub fn parse(line: &str) -> Option<Mapping> {
+        let mut fields = line.split_ascii_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let perms = fields.next()?.to_owned();
+        let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
+        let (major, minor) = fields.next()?.split_once(':')?;
+        let inode = fields.next()?.parse().ok()?;
+        Some(Mapping {
+            range: u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?,
+            perms,
+            offset,
+            dev: (
+                u32::from_str_radix(major, 16).ok()?,
+                u32::from_str_radix(minor, 16).ok()?,
+            ),
+            inode,
+            path: fields.collect::<Vec<_>>().join(" "),
+        })
+    }
+
+    pub(super) fn covers(&self, range: &Range<u64>) -> bool {
+        self.range.start <= range.start && range.end <= self.range.end
+    }
+}
+
+impl Target {
+    /// Finds process `pid`'s hot table and checks it, writing nothing.
+    pub fn open(pid: u32) -> Result<Target> {
+        let started = Instant::now();
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        if let Err(cause) = std::fs::metadata(&proc) {
+            return Err(match cause.kind() {
+                io::ErrorKind::NotFound => Error::NoProcess { pid },
+                _ => proc_error(pid, &proc, cause),
+            });
+        }
+        let exe_link = proc.join("exe");
+        let exe = std::fs::read_link(&exe_link).map_err(|cause| match cause.kind() {
+            io::ErrorKind::NotFound => Error::NoExecutable { pid },
+            _ => proc_error(pid, &exe_link, cause),
+        })?;
+        let exe_file = File::open(&exe_link).map_err(|cause| proc_error(pid, &exe_link, cause))?;
+        let not_host = |reason: String| Error::NotHost {
+            pid,
+            exe: exe.clone(),
+            reason,
+        };
+        // SAFETY: the mapping is only read. The file is a running program's executable, which
+        // the kernel refuses to open for writing (ETXTBSY); were it changed anyway, we would
+        // read wrong numbers, which the checks against the host's own memory below refuse.
+        let image = unsafe { memmap2::Mmap::map(&exe_file) }
+            .map_err(|cause| proc_error(pid, &exe_link, cause))?;
+        let elf = object::File::parse(&*image).map_err(|e| {
+            not_host(format!(
+                "its executable is not an ELF file object reads: {e}"
+            ))
+        })?;
+        let symbol = elf.symbol_by_name(TABLE_SYMBOL).ok_or_else(|| {
+            not_host(if elf.symbol_table().is_none() {
+                format!("its executable has no symbol table (stripped?), so no {TABLE_SYMBOL}")
+            } else {
+                format!("its executable defines no symbol {TABLE_SYMBOL}")
+            })
+        })?;
+        let table_size = symbol.size();
+        if table_size < offsets::SLOTS as u64 {
+            return Err(not_host(format!(
+                "{TABLE_SYMBOL} is {table_size} bytes, smaller than a table's header"
+            )));
+        }
+
+        let maps_path = proc.join("maps");
+        let maps = std::fs::read_to_string(&maps_path)
+            .map_err(|cause| proc_error(pid, &maps_path, cause))?;
+        let maps: Vec<Mapping> = maps.lines().filter_map(Mapping::parse).collect();
+        let meta = exe_file
+            .metadata()
+            .map_err(|cause| proc_error(pid, &exe_link, cause))?;
+        let ours = |m: &&Mapping| {
+            m.inode == meta.ino()
+                && m.dev == (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()))
+        };
+        let bias = load_bias(&elf, maps.iter().filter(ours))
+            .ok_or_else(|| not_host("its segments are not where /proc/PID/maps puts it".into()))?;
+        let table = bias.wrapping_add(symbol.address());
+        let table_range = table..table + table_size;
+        if !maps
+            .iter()
+            .any(|m| m.covers(&table_range) && m.perms.starts_with("rw"))
+        {
+            return Err(not_host(format!(
+                "{TABLE_SYMBOL} at {table:#x} is not in writable memory"
+            )));
+        }
+
+        let mem_path = proc.join("mem");
+        let mem = File::options()
+            .read(true)
+            .write(true)
+            .open(&mem_path)
+            .map_err(|cause| proc_error(pid, &mem_path, cause))?;
+        let mut header = [0u8; offsets::SLOTS];
+        read_exact(&mem, table, &mut header, pid)?;
+        let u32_at = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap());
+        if header[offsets::MAGIC..offsets::MAGIC + 8] != MAGIC {
+            return Err(not_host(format!(
+                "the {table_size} bytes at {TABLE_SYMBOL} ({table:#x}) do not start with the magic {:?}",
+                String::from_utf8_lossy(&MAGIC)
+            )));
+        }
+        let version = u32_at(offsets::VERSION);
+        if version != VERSION || u32_at(offsets::UNIT) as usize != UNIT {
+            return Err(Error::TableVersion {
+                pid,
+                found: version,
+                expected: VERSION,
+            });
+        }
+        let count = u32_at(offsets::SLOT_COUNT) as usize;
+        let needed = offsets::SLOTS + count * offsets::SLOT_SIZE;
+        if table_size < needed as u64 {
+            return Err(not_host(format!(
+                "{TABLE_SYMBOL} is {table_size} bytes, too small for the {count} slots it says it has"
+            )));
+        }
+        let region = u64_at(offsets::REGION);
+        let units = u32_at(offsets::UNITS) as usize;
+        if region == 0 {
+            return Err(Error::NotReserved { pid });
+        }
+        let region_range = region..region + (units * UNIT) as u64;
+        let private_rx =
+            |m: &&Mapping| m.covers(&region_range) && m.perms == "r-xp" && m.inode == 0;
+        if units == 0
+            || units > MAX_UNITS
+            || !region.is_multiple_of(REGION_ALIGN as u64)
+            || !maps.iter().any(|m| private_rx(&m))
+        {
+            return Err(not_host(format!(
+                "its region ({units} units at {region:#x}) is not a private read+execute mapping of at most {MAX_UNITS} units at a multiple of {REGION_ALIGN:#x}"
+            )));
+        }
+
+        let lock_fd = i32::from_ne_bytes(
+            header[offsets::LOCK_FD..offsets::LOCK_FD + 4]
+                .try_into()
+                .unwrap(),
+        );
+        let lock_path = proc.join(format!("fd/{lock_fd}"));
+        let lock_target = std::fs::read_link(&lock_path).unwrap_or_default();
+        if lock_fd < 0
+            || !lock_target
+                .to_string_lossy()
+                .starts_with(&format!("/memfd:{LOCK_NAME}"))
+        {
+            return Err(not_host(format!(
+                "its table's lock descriptor {lock_fd} is not its {LOCK_NAME} memfd"
+            )));
+        }
+        let lock_file =
+            File::open(&lock_path).map_err(|cause| proc_error(pid, &lock_path, cause))?;
+
+        let mut names = vec![0u8; count * offsets::SLOT_SIZE];
+        read_exact(&mem, table + offsets::SLOTS as u64, &mut names, pid)?;
+        let slots = names
+            .chunks(offsets::SLOT_SIZE)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let name: &[u8; NAME_LEN] =
+                    chunk[offsets::SLOT_NAME..][..NAME_LEN].try_into().unwrap();
+                RemoteSlot {
+                    name: String::from_utf8_lossy(slot_name(name)).into_owned(),
+                    address: table + (offsets::SLOTS + i * offsets::SLOT_SIZE) as u64,
+                }
+            })
+            .collect();
+        Ok(Target {
+            pid,
+            exe,
+            lock_file,
+            lock_path,
+            mem,
+            table,
+            bias,
+            slots,
+            units,
+            bounds: Bounds {
+                table: table..table + needed as u64,
+                region: region_range,
+            },
+            resolve: started.elapsed(),
+        })
+    }
+}
+
+/// Where the executable was loaded: the first mapping of it (the lowest), less the page-aligned
+/// address of the loadable segment that starts at the mapping's file offset.
+fn load_bias<'m>(
+    elf: &object::File<'_>,
+    mut mappings: impl Iterator<Item = &'m Mapping>,
+) -> Option<u64> {
+    let page = rustix::param::page_size() as u64;
+    let first = mappings.next()?;
+    elf.segments()
+        .find(|s| s.file_range().0 & !(page - 1) == first.offset)
+        .map(|s| first.range.start.wrapping_sub(s.address() & !(page - 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_lines_parse() {
+        let m = Mapping::parse(
+            "55d0c3a00000-55d0c3a1e000 r--p 00000000 fd:01 1234567   /usr/bin/prog (deleted)",
+        )
+        .unwrap();
+        assert_eq!(m.range, 0x55d0c3a00000..0x55d0c3a1e000);
+        assert_eq!(
+            (m.perms.as_str(), m.offset, m.dev, m.inode),
+            ("r--p", 0, (0xfd, 1), 1234567)
+        );
+        assert_eq!(m.path, "/usr/bin/prog (deleted)");
+        let anon = Mapping::parse("7f0000000000-7f0000010000 r-xp 00000000 00:00 0").unwrap();
+        assert_eq!((anon.inode, anon.path.as_str()), (0, ""));
+        assert_eq!(Mapping::parse("garbage"), None);
+    }
+}

@@ -1,0 +1,419 @@
+//! Reading a link line: arguments as ld takes them (paths, `-lNAME`, `-LDIR`, groups), the
+//! files they name (objects, archives, shared objects, input-listing linker scripts), and with
+//! `--cc` the inputs the compiler driver adds around them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::model::*;
+use super::{LineError, Options};
+use crate::symbols::{self, Place, Table};
+use crate::{Error, Result, System};
+
+impl Line {
+    /// Reads the inputs named on a command line (`--cc` adds the driver's).
+    pub fn read(options: &Options, system: &dyn System) -> Result<Line> {
+        let mut args: Vec<(String, bool)> =
+            options.inputs.iter().map(|a| (a.clone(), false)).collect();
+        if options.cc {
+            args = around_driver_inputs(system, &options.cc_args, args)?;
+        } else if !options.cc_args.is_empty() {
+            return Err(LineError::CcArgWithoutCc.into());
+        }
+        let mut reader = Reader {
+            system,
+            search: args
+                .iter()
+                .filter_map(|(a, _)| a.strip_prefix("-L").map(PathBuf::from))
+                .collect(),
+            inputs: Vec::new(),
+            names: Vec::new(),
+            ids: HashMap::new(),
+            system_dirs: None,
+        };
+        let mut items = Vec::new();
+        let mut group: Option<Vec<usize>> = None;
+        for (arg, from_driver) in &args {
+            match arg.as_str() {
+                "--start-group" | "-(" => {
+                    if group.is_some() {
+                        return Err(LineError::NestedGroup { arg: arg.clone() }.into());
+                    }
+                    group = Some(Vec::new());
+                }
+                "--end-group" | "-)" => match group.take() {
+                    Some(inputs) => items.push(Item::Group(inputs)),
+                    None => return Err(LineError::EndWithoutStart { arg: arg.clone() }.into()),
+                },
+                a if a.starts_with("-L") => {}
+                a if a.starts_with('-') && !a.starts_with("-l") => {
+                    return Err(LineError::NotAnInput { arg: a.to_owned() }.into());
+                }
+                _ => {
+                    let found = reader.input(arg, *from_driver)?;
+                    match &mut group {
+                        Some(g) => g.extend(found.into_iter().flat_map(flatten)),
+                        None => items.extend(found),
+                    }
+                }
+            }
+        }
+        if group.is_some() {
+            return Err(LineError::UnclosedGroup.into());
+        }
+        let by_linker = reader.names.iter().map(|n| defined_by_linker(n)).collect();
+        Ok(Line {
+            inputs: reader.inputs,
+            items,
+            names: reader.names,
+            by_linker,
+        })
+    }
+}
+
+/// Reads input files, interning symbol names.
+struct Reader<'s> {
+    system: &'s dyn System,
+    inputs: Vec<Input>,
+    names: Vec<Box<[u8]>>,
+    ids: HashMap<Box<[u8]>, Sym>,
+    /// `-L` directories, then ld's own.
+    search: Vec<PathBuf>,
+    system_dirs: Option<Vec<PathBuf>>,
+}
+
+impl Reader<'_> {
+    fn intern(&mut self, name: &[u8]) -> Sym {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len() as Sym;
+        self.names.push(name.into());
+        self.ids.insert(name.into(), id);
+        id
+    }
+
+    /// Reads one argument (a path or `-l`), which a linker script may turn into several.
+    fn input(&mut self, arg: &str, system: bool) -> Result<Vec<Item>> {
+        let path = match arg.strip_prefix("-l") {
+            Some(lib) => self.find_library(lib)?,
+            None => PathBuf::from(arg),
+        };
+        let shown = if arg.starts_with("-l") {
+            path.display().to_string()
+        } else {
+            arg.to_owned()
+        };
+        let input = symbols::load(&path).map_err(|fault| Error::file(&shown, fault))?;
+        let data = input.data();
+        if data.starts_with(b"\x7fELF") {
+            let kind = match data.get(16..18) {
+                Some([3, 0]) => Kind::Shared,
+                Some([1, 0]) => Kind::Object,
+                _ => return Err(LineError::NotLinkable { file: shown }.into()),
+            };
+            let table = if kind == Kind::Shared {
+                Table::Dynamic
+            } else {
+                Table::Static
+            };
+            let unit = self.unit(shown.clone(), data, table)?;
+            return Ok(vec![self.push(shown, kind, vec![unit], system)]);
+        }
+        if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
+            if !has_index(data) {
+                return Err(LineError::NoIndex { file: shown }.into());
+            }
+            let mut thin = Vec::new();
+            let members = symbols::units(&input, &mut thin)
+                .map_err(|fault| Error::file(&shown, fault))?
+                .unwrap_or_default();
+            let mut units = Vec::new();
+            for member in members {
+                let bytes = member
+                    .result
+                    .map_err(|fault| Error::file(format!("{shown}({})", member.member), fault))?;
+                // Members that are not ELF objects (rustc's lib.rmeta) are not in the index.
+                if !bytes.starts_with(b"\x7fELF") {
+                    continue;
+                }
+                let name = format!("{shown}({})", member.member);
+                units.push(self.unit(name, bytes, Table::Static)?);
+            }
+            return Ok(vec![self.push(shown, Kind::Archive, units, system)]);
+        }
+        match std::str::from_utf8(data).ok().and_then(script_inputs) {
+            Some(script) => {
+                let mut items = Vec::new();
+                for (group, args) in script {
+                    let mut found = Vec::new();
+                    for arg in args {
+                        // A bare file name is looked for in the search directories too.
+                        let arg = match self.find_bare(&arg) {
+                            Some(path) => path.display().to_string(),
+                            None => arg,
+                        };
+                        found.extend(self.input(&arg, system)?);
+                    }
+                    if group {
+                        items.push(Item::Group(found.into_iter().flat_map(flatten).collect()));
+                    } else {
+                        items.extend(found);
+                    }
+                }
+                Ok(items)
+            }
+            None => Err(LineError::UnknownInput { file: shown }.into()),
+        }
+    }
+
+    fn push(&mut self, shown: String, kind: Kind, units: Vec<Unit>, system: bool) -> Item {
+        self.inputs.push(Input {
+            shown,
+            kind,
+            units,
+            system,
+        });
+        Item::One(self.inputs.len() - 1)
+    }
+
+    fn unit(&mut self, name: String, data: &[u8], table: Table) -> Result<Unit> {
+        let symbols = symbols::read_elf(data, table)
+            .map_err(|fault| Error::file(&name, fault))?
+            .unwrap_or_default();
+        let mut defines = Vec::new();
+        let mut needs = Vec::new();
+        for s in symbols {
+            if s.is_undefined() {
+                if s.is_external() {
+                    needs.push((self.intern(s.name), s.binding == STB_WEAK));
+                }
+            } else if s.is_definition() {
+                // A hidden version (one `@`) cannot resolve a new reference.
+                if matches!(s.version, Some((_, true))) {
+                    continue;
+                }
+                let strength = match (table, s.place, s.binding) {
+                    (Table::Dynamic, _, _) => Strength::Dynamic,
+                    (_, Place::Common, _) => Strength::Common,
+                    (_, _, STB_WEAK) => Strength::Weak,
+                    _ => Strength::Strong,
+                };
+                defines.push((self.intern(s.name), strength));
+            }
+        }
+        Ok(Unit {
+            name,
+            defines,
+            needs,
+        })
+    }
+
+    /// A linker script's file name without a slash, when it is not in the current directory:
+    /// the first search directory that has it.
+    fn find_bare(&mut self, name: &str) -> Option<PathBuf> {
+        if name.contains('/') || name.starts_with('-') || Path::new(name).exists() {
+            return None;
+        }
+        self.find_library(&format!(":{name}")).ok()
+    }
+
+    /// Finds `-lNAME` as ld does: each directory in turn, `libNAME.so` before `libNAME.a`;
+    /// `-l:FILE` names the file exactly.
+    fn find_library(&mut self, lib: &str) -> Result<PathBuf> {
+        let candidates: Vec<String> = match lib.strip_prefix(':') {
+            Some(file) => vec![file.to_owned()],
+            None => vec![format!("lib{lib}.so"), format!("lib{lib}.a")],
+        };
+        if self.system_dirs.is_none() {
+            self.system_dirs = Some(self.system.ld_search_dirs()?);
+        }
+        let dirs = self.search.iter().chain(self.system_dirs.iter().flatten());
+        for dir in dirs {
+            for name in &candidates {
+                let path = dir.join(name);
+                if path.is_file() {
+                    return Ok(path);
+                }
+            }
+        }
+        Err(LineError::NotFound {
+            lib: lib.to_owned(),
+        }
+        .into())
+    }
+}
+
+/// Whether an archive has a symbol index (a first member named `/` or `/SYM64/`).
+fn has_index(data: &[u8]) -> bool {
+    data.get(8..24)
+        .is_some_and(|name| name.starts_with(b"/ ") || name.starts_with(b"/SYM64/"))
+}
+
+/// The inputs a linker script lists, when it does nothing else (glibc's libc.so): each
+/// `GROUP(…)` as a group and each `INPUT(…)` as single inputs; `AS_NEEDED(…)` is read as its
+/// contents. `None` for anything else.
+fn script_inputs(text: &str) -> Option<Vec<(bool, Vec<String>)>> {
+    let mut clean = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("/*") {
+        clean.push_str(&rest[..start]);
+        rest = &rest[start..][rest[start..].find("*/")? + 2..];
+    }
+    clean.push_str(rest);
+    let spaced = clean.replace('(', " ( ").replace(')', " ) ");
+    let mut words = spaced.split_whitespace().peekable();
+    let mut out = Vec::new();
+    while let Some(word) = words.next() {
+        match word {
+            "OUTPUT_FORMAT" | "OUTPUT_ARCH" | "SEARCH_DIR" => {
+                if words.next()? != "(" {
+                    return None;
+                }
+                while words.next()? != ")" {}
+            }
+            "GROUP" | "INPUT" => {
+                if words.next()? != "(" {
+                    return None;
+                }
+                let mut args = Vec::new();
+                let mut depth = 1;
+                while depth > 0 {
+                    match words.next()? {
+                        "(" => depth += 1,
+                        ")" => depth -= 1,
+                        "AS_NEEDED" | "," => {}
+                        arg => args.push(arg.to_owned()),
+                    }
+                }
+                out.push((word == "GROUP", args));
+            }
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The driver's link line with `inputs` in place of the user's files: start files before,
+/// libraries and end files after, each marked as the system's.
+fn around_driver_inputs(
+    system: &dyn System,
+    cc_args: &[String],
+    inputs: Vec<(String, bool)>,
+) -> Result<Vec<(String, bool)>> {
+    const MARK: &str = "POLYLINK-LINK-ORDER-INPUTS.o";
+    let (cc, stderr) = system.driver_line(cc_args, MARK)?;
+    let Some(line) = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(' ') && l.contains(MARK))
+    else {
+        return Err(LineError::NoDriverLine {
+            cc,
+            mark: MARK.to_owned(),
+            stderr,
+        }
+        .into());
+    };
+    let words = split_driver_line(line);
+    let mut out = Vec::new();
+    let mut words = words.into_iter().skip(1);
+    // ld's options that take their value as the next word.
+    const WITH_VALUE: [&str; 8] = [
+        "-plugin",
+        "-m",
+        "-dynamic-linker",
+        "-o",
+        "-z",
+        "-e",
+        "-T",
+        "-soname",
+    ];
+    while let Some(word) = words.next() {
+        if word == MARK {
+            out.extend(inputs.iter().cloned());
+        } else if WITH_VALUE.contains(&word.as_str()) {
+            words.next();
+        } else if word.starts_with("-l")
+            || word.starts_with("-L")
+            || matches!(word.as_str(), "--start-group" | "--end-group" | "-(" | "-)")
+            || !word.starts_with('-')
+        {
+            out.push((word, true));
+        }
+    }
+    Ok(out)
+}
+
+/// Splits a `cc -###` line: words separated by spaces, some in double quotes.
+fn split_driver_line(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => quoted = !quoted,
+            '\\' if quoted => word.extend(chars.next()),
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_linker_scripts_are_read_as_their_inputs() {
+        let libc = "/* GNU ld script\n   Use the shared library. */\nOUTPUT_FORMAT(elf64-x86-64)\n\
+                    GROUP ( /lib/libc.so.6 /usr/lib/libc_nonshared.a  AS_NEEDED ( /lib64/ld.so.2 ) )\n";
+        let found = script_inputs(libc).unwrap();
+        assert_eq!(
+            found,
+            [(
+                true,
+                vec![
+                    "/lib/libc.so.6".to_owned(),
+                    "/usr/lib/libc_nonshared.a".into(),
+                    "/lib64/ld.so.2".into()
+                ]
+            )]
+        );
+        assert_eq!(
+            script_inputs("INPUT(-lfoo bar.o)"),
+            Some(vec![(false, vec!["-lfoo".to_owned(), "bar.o".into()])])
+        );
+        // Anything that does more than list inputs is not followed.
+        assert_eq!(script_inputs("SECTIONS { . = 0x1000; }"), None);
+        assert_eq!(script_inputs("GROUP ( a.o"), None);
+        assert_eq!(script_inputs(""), None);
+    }
+
+    #[test]
+    fn driver_lines_split_on_spaces_outside_quotes() {
+        let line = r#" /usr/lib/collect2 -plugin /x.so "-plugin-opt=-pass-through=-lgcc" -o a.out "a \"b\"" x.o"#;
+        assert_eq!(
+            split_driver_line(line),
+            [
+                "/usr/lib/collect2",
+                "-plugin",
+                "/x.so",
+                "-plugin-opt=-pass-through=-lgcc",
+                "-o",
+                "a.out",
+                "a \"b\"",
+                "x.o"
+            ]
+        );
+    }
+}

@@ -1,0 +1,545 @@
+//! `polylink nm`: symbol reports line for line as GNU nm 2.40 prints them from the ELF symbol
+//! tables (`nm --plugin /dev/null`, in the C locale), and as JSON.
+//!
+//! Unlike nm with the LLVM plugin installed, it reads the ELF symbols of every member of a Rust
+//! staticlib, bitcode or not. Options are nm's: `-A -C -D -g -n -p -P -r -S -u --defined-only`.
+//! Output formats follow nm.c: the BSD format prints `\nFILE:\n` before each file when there are
+//! several and `\nMEMBER:\n` before each archive member; the POSIX format prints `FILE:` and
+//! `ARCHIVE[MEMBER]:`; with `-A` every line starts with its file instead.
+//!
+//! A file or member that cannot be read is reported on stderr with the file, the member and
+//! the fault, and the other files are still reported; the exit code is then 1, as nm's.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+mod demangle;
+
+use crate::System;
+use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
+use demangle::{CppNames, demangle_into};
+
+/// nm's options, as flags.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Print the file (and member) on every line (nm -A, -o)
+    pub print_file_name: bool,
+    /// Demangle Rust (legacy and v0) and C++ names, as nm -C does
+    pub demangle: bool,
+    /// Read the dynamic symbol table (.dynsym) instead of .symtab
+    pub dynamic: bool,
+    /// Only external symbols: global, weak, unique, undefined and common
+    pub extern_only: bool,
+    /// Sort by address, undefined symbols first
+    pub numeric_sort: bool,
+    /// Do not sort: symbol table order
+    pub no_sort: bool,
+    /// The POSIX output format (nm -P)
+    pub portability: bool,
+    /// Reverse the sort
+    pub reverse_sort: bool,
+    /// Print the size of defined symbols
+    pub print_size: bool,
+    /// Only undefined symbols
+    pub undefined_only: bool,
+    /// Only defined symbols
+    pub defined_only: bool,
+    /// Output format: bsd (the default), posix (as -P), or json
+    pub format: Option<Format>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Bsd,
+    Posix,
+    Json,
+}
+
+impl Options {
+    fn table(&self) -> Table {
+        if self.dynamic {
+            Table::Dynamic
+        } else {
+            Table::Static
+        }
+    }
+
+    fn format(&self) -> Format {
+        match self.format {
+            Some(format) => format,
+            None if self.portability => Format::Posix,
+            None => Format::Bsd,
+        }
+    }
+
+    fn keeps(&self, s: &Symbol<'_>) -> bool {
+        let keep = if self.undefined_only {
+            s.is_undefined()
+        } else if self.extern_only {
+            s.is_external()
+        } else {
+            true
+        };
+        keep && !(self.defined_only && s.is_undefined())
+    }
+}
+
+/// A problem with one input, reported on stderr.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub member: Option<String>,
+    pub fault: Fault,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(member) = &self.member {
+            write!(f, ": member {member}")?;
+        }
+        write!(f, ": {}", self.fault)
+    }
+}
+
+/// What [`run`] found besides the report: the problems, and the files that had no symbols
+/// (nm says so on stderr and still succeeds).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub problems: Vec<Problem>,
+    pub no_symbols: Vec<String>,
+    /// Things the user should know that are not faults of an input.
+    pub warnings: Vec<String>,
+}
+
+/// Reports the symbols of `files` to `out`.
+pub fn run(
+    out: &mut impl Write,
+    files: &[PathBuf],
+    options: &Options,
+    system: &dyn System,
+) -> io::Result<Outcome> {
+    let mut problems = Vec::new();
+    let inputs: Vec<Input> = files
+        .iter()
+        .filter_map(|path| {
+            symbols::load(path)
+                .map_err(|fault| {
+                    problems.push(Problem {
+                        file: path.clone(),
+                        member: None,
+                        fault,
+                    })
+                })
+                .ok()
+        })
+        .collect();
+    let mut outcome = report_all(out, &inputs, options, files.len() > 1, system)?;
+    problems.append(&mut outcome.problems);
+    outcome.problems = problems;
+    Ok(outcome)
+}
+
+/// Reports inputs already in memory (`several`: print file headers, as for several files).
+pub fn report_all(
+    out: &mut impl Write,
+    inputs: &[Input],
+    options: &Options,
+    several: bool,
+    system: &dyn System,
+) -> io::Result<Outcome> {
+    if !options.demangle {
+        return report_pass(out, inputs, options, several, None);
+    }
+    // With -C, C++ names are libiberty's, as nm prints them: asked of c++filt, all at once,
+    // after a first pass has met them (and printed cpp_demangle's spelling, into a buffer).
+    // Most Rust files have none, and the first pass is the only one.
+    let mut cpp = CppNames::default();
+    let mut asked = false;
+    loop {
+        let mut buffer = Vec::new();
+        let mut outcome = report_pass(&mut buffer, inputs, options, several, Some(&cpp))?;
+        let missed = std::mem::take(
+            cpp.missed
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if missed.is_empty() || asked {
+            out.write_all(&buffer)?;
+            out.flush()?;
+            outcome.warnings.extend(cpp.warning.take());
+            return Ok(outcome);
+        }
+        cpp.ask(missed, system);
+        asked = true;
+    }
+}
+
+fn report_pass(
+    out: &mut impl Write,
+    inputs: &[Input],
+    options: &Options,
+    several: bool,
+    cpp: Option<&CppNames>,
+) -> io::Result<Outcome> {
+    let mut outcome = Outcome::default();
+    let mut printer = Printer::new(out, options, several, cpp);
+    for input in inputs {
+        report(&mut printer, input, &mut outcome)?;
+    }
+    printer.finish()?;
+    Ok(outcome)
+}
+
+fn report(
+    printer: &mut Printer<'_, impl Write>,
+    input: &Input,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let file = input.path.display().to_string();
+    let table = printer.options.table();
+    let mut thin = Vec::new();
+    let units = match symbols::units(input, &mut thin) {
+        Ok(units) => units,
+        Err(fault) => {
+            outcome.problems.push(Problem {
+                file: input.path.clone(),
+                member: None,
+                fault,
+            });
+            return Ok(());
+        }
+    };
+    let Some(units) = units else {
+        match symbols::read_elf(input.data(), table) {
+            Ok(symbols) => printer.object(&file, None, symbols, &mut outcome.no_symbols)?,
+            Err(fault) => outcome.problems.push(Problem {
+                file: input.path.clone(),
+                member: None,
+                fault,
+            }),
+        }
+        return Ok(());
+    };
+    printer.archive_header(&file)?;
+    let threads = threads();
+    if printer.format == Format::Json || threads == 1 || units.len() < 2 {
+        for unit in units {
+            report_member(printer, &input.path, &file, table, unit, outcome)?;
+        }
+        return Ok(());
+    }
+    // Members are read, sorted and formatted on every core, each into its own buffer; the
+    // buffers are then written in the archive's order.
+    let (options, several, cpp) = (printer.options, printer.several, printer.cpp);
+    let done = in_parallel(threads, units, |unit| {
+        let mut buffer = Vec::new();
+        let mut found = Outcome::default();
+        let mut member_printer = Printer::new(&mut buffer, options, several, cpp);
+        // Writing into a vector cannot fail.
+        let _ = report_member(
+            &mut member_printer,
+            &input.path,
+            &file,
+            table,
+            unit,
+            &mut found,
+        );
+        (buffer, found)
+    });
+    for (buffer, mut found) in done {
+        printer.out.write_all(&buffer)?;
+        outcome.problems.append(&mut found.problems);
+        outcome.no_symbols.append(&mut found.no_symbols);
+    }
+    Ok(())
+}
+
+/// `f` of every item on `threads` threads, results in the items' order. Items are taken one at
+/// a time, so that one large item does not hold up the rest.
+fn in_parallel<T: Send, R: Send>(
+    threads: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Mutex, PoisonError};
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(slot) = slots.get(index) else {
+                            return done;
+                        };
+                        let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+                        if let Some(item) = item {
+                            done.push((index, f(item)));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    done.sort_unstable_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// One archive member's report.
+fn report_member(
+    printer: &mut Printer<'_, impl Write>,
+    path: &std::path::Path,
+    file: &str,
+    table: Table,
+    unit: Unit<'_>,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let member = unit.member;
+    match unit.result.and_then(|data| symbols::read_elf(data, table)) {
+        Ok(symbols) => printer.object(file, Some(&member), symbols, &mut outcome.no_symbols),
+        Err(fault) => {
+            outcome.problems.push(Problem {
+                file: path.to_path_buf(),
+                member: Some(member),
+                fault,
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Writes symbols in the chosen format, keeping what the JSON format needs across files.
+struct Printer<'o, W: Write> {
+    out: &'o mut W,
+    options: &'o Options,
+    format: Format,
+    /// nm's `filename_per_file`: more than one file was named.
+    several: bool,
+    json_started: bool,
+    line: Vec<u8>,
+    /// libiberty's answers for the C++ names, with `-C`.
+    cpp: Option<&'o CppNames>,
+}
+
+impl<'o, W: Write> Printer<'o, W> {
+    fn new(out: &'o mut W, options: &'o Options, several: bool, cpp: Option<&'o CppNames>) -> Self {
+        Printer {
+            out,
+            options,
+            format: options.format(),
+            several,
+            json_started: false,
+            line: Vec::with_capacity(256),
+            cpp,
+        }
+    }
+
+    /// BFD's `print_archive_filename`: only the BSD format, only with several files.
+    fn archive_header(&mut self, file: &str) -> io::Result<()> {
+        if self.format == Format::Bsd && self.several {
+            write!(self.out, "\n{file}:\n")?;
+        }
+        Ok(())
+    }
+
+    /// One object: its header, as nm prints it for any ELF file (even one without symbols,
+    /// which nm then names on stderr), then its symbols.
+    fn object(
+        &mut self,
+        file: &str,
+        member: Option<&str>,
+        symbols: Option<Vec<Symbol<'_>>>,
+        no_symbols: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let o = self.options;
+        let per_symbol = o.print_file_name;
+        match (self.format, member) {
+            (Format::Bsd, Some(member)) if !per_symbol => write!(self.out, "\n{member}:\n")?,
+            (Format::Bsd, None) if self.several && !per_symbol => write!(self.out, "\n{file}:\n")?,
+            (Format::Posix, Some(member)) if !per_symbol => {
+                writeln!(self.out, "{file}[{member}]:")?
+            }
+            (Format::Posix, None) if self.several && !per_symbol => writeln!(self.out, "{file}:")?,
+            _ => {}
+        }
+        let Some(mut symbols) = symbols else {
+            no_symbols.push(member.unwrap_or(file).to_owned());
+            return Ok(());
+        };
+        symbols.retain(|s| o.keeps(s));
+        sort(&mut symbols, o);
+        if self.format == Format::Json {
+            return self.json(file, member, &symbols);
+        }
+        let prefix = match (per_symbol, self.format, member) {
+            (false, ..) => String::new(),
+            (true, Format::Posix, Some(member)) => format!("{file}[{member}]: "),
+            (true, Format::Posix, None) => format!("{file}: "),
+            (true, _, Some(member)) => format!("{file}:{member}:"),
+            (true, _, None) => format!("{file}:"),
+        };
+        let (mut name, mut scratch) = (Vec::new(), Vec::new());
+        for s in &symbols {
+            let line = &mut self.line;
+            line.clear();
+            line.extend_from_slice(prefix.as_bytes());
+            display_name(&mut name, &mut scratch, s, o.demangle.then_some(self.cpp));
+            if self.format == Format::Posix {
+                posix_line(line, s, &name);
+            } else {
+                bsd_line(line, s, &name, o.print_size);
+            }
+            self.out.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
+        let (mut name, mut scratch) = (Vec::new(), Vec::new());
+        for s in symbols {
+            display_name(&mut name, &mut scratch, s, None);
+            let mut value = serde_json::json!({
+                "file": file,
+                "member": member,
+                "name": String::from_utf8_lossy(&name),
+                "type": (s.letter as char).to_string(),
+                "value": (!s.is_undefined()).then_some(s.value),
+                "size": s.size,
+            });
+            if self.options.demangle {
+                display_name(&mut name, &mut scratch, s, Some(self.cpp));
+                value["demangled"] = String::from_utf8_lossy(&name).into();
+            }
+            let sep = if self.json_started { ",\n " } else { "[" };
+            self.json_started = true;
+            write!(self.out, "{sep}{value}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        if self.format == Format::Json {
+            let end = if self.json_started { "]\n" } else { "[]\n" };
+            self.out.write_all(end.as_bytes())?;
+        }
+        self.out.flush()
+    }
+}
+
+/// nm's sorts: by name (`strcmp` in the C locale), or by value with undefined symbols first and
+/// ties by name; `-r` negates the comparison (the sort stays stable, as glibc's qsort is here),
+/// and `-p` keeps the table's order.
+fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
+    if o.no_sort {
+        return;
+    }
+    let by_name = |a: &Symbol<'_>, b: &Symbol<'_>| a.name.cmp(b.name);
+    let by_value = |a: &Symbol<'_>, b: &Symbol<'_>| {
+        match (a.is_undefined(), b.is_undefined()) {
+            (true, false) => std::cmp::Ordering::Less,
+            (false, true) => std::cmp::Ordering::Greater,
+            (true, true) => std::cmp::Ordering::Equal,
+            (false, false) => a.value.cmp(&b.value),
+        }
+        .then_with(|| by_name(a, b))
+    };
+    match (o.numeric_sort, o.reverse_sort) {
+        (false, false) => symbols.sort_by(by_name),
+        (false, true) => symbols.sort_by(|a, b| by_name(b, a)),
+        (true, false) => symbols.sort_by(by_value),
+        (true, true) => symbols.sort_by(|a, b| by_value(b, a)),
+    }
+}
+
+/// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
+/// version of a dynamic symbol, and demangled if `demangle` is given and the demangler takes
+/// it (C++ names by libiberty's answers when there are some). `scratch` keeps its allocation
+/// from name to name.
+fn display_name(
+    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
+    s: &Symbol<'_>,
+    demangle: Option<Option<&CppNames>>,
+) {
+    out.clear();
+    out.extend_from_slice(s.name);
+    if let Some((version, one_at)) = s.version {
+        out.extend_from_slice(if one_at { b"@" } else { b"@@" });
+        out.extend_from_slice(version);
+    }
+    if let Some(cpp) = demangle
+        && let Ok(name) = std::str::from_utf8(out)
+    {
+        scratch.clear();
+        if demangle_into(scratch, name, cpp) {
+            std::mem::swap(out, scratch);
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `%016x`, without the formatting machinery.
+fn hex16(line: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 16];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    line.extend_from_slice(&buf);
+}
+
+/// `%x`.
+fn hex(line: &mut Vec<u8>, v: u64) {
+    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..digits).rev() {
+        line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    }
+}
+
+/// nm.c's `print_symbol_info_bsd`: value (and size if asked and not zero), letter, name.
+fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool) {
+    if matches!(s.letter, b'U' | b'w' | b'v') {
+        line.extend_from_slice(&[b' '; 16]);
+    } else {
+        hex16(line, s.value);
+        if print_size && s.size != 0 {
+            line.push(b' ');
+            hex16(line, s.size);
+        }
+    }
+    line.extend_from_slice(&[b' ', s.letter, b' ']);
+    line.extend_from_slice(name);
+    line.push(b'\n');
+}
+
+/// nm.c's `print_symbol_info_posix`: name, letter, then value and size (if not zero) in hex,
+/// or eight spaces for an undefined symbol.
+fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8]) {
+    line.extend_from_slice(name);
+    line.extend_from_slice(&[b' ', s.letter, b' ']);
+    if s.is_undefined() {
+        line.extend_from_slice(&[b' '; 8]);
+    } else {
+        hex(line, s.value);
+        line.push(b' ');
+        if s.size != 0 {
+            hex(line, s.size);
+        }
+    }
+    line.push(b'\n');
+}

@@ -1,0 +1,178 @@
+//! Demangling as nm -C does it (BFD's `bfd_demangle`): Rust names by rustc-demangle, C++ names
+//! as libiberty spells them, asked of `c++filt -i` once per run for all of them.
+
+use std::io::Write;
+
+use crate::System;
+
+/// BFD's `bfd_demangle`, appending to `out`: leading dots and dollars and anything from the
+/// first `@` are set aside, the rest demangled (C++ names by libiberty's answers in `cpp`,
+/// else by the `cpp_demangle` crate), and both put back. False, and `out` as it was, when
+/// nothing demangles.
+pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
+    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
+    let (pre, rest) = name.split_at(start);
+    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+    let mark = out.len();
+    out.extend_from_slice(pre.as_bytes());
+    let done = match scheme(core) {
+        Scheme::Rust(d) => {
+            // Writing into a vector cannot fail.
+            let _ = write!(out, "{d:#}");
+            true
+        }
+        Scheme::Cpp => match cpp.map(|c| (c, c.names.get(core))) {
+            Some((_, Some(Some(d)))) => {
+                out.extend_from_slice(d.as_bytes());
+                true
+            }
+            Some((_, Some(None))) => false,
+            Some((c, None)) => {
+                if cpp_word(core) {
+                    c.missed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(core.to_owned());
+                }
+                cpp_demangle_like_libiberty(out, core)
+            }
+            None => cpp_demangle_like_libiberty(out, core),
+        },
+        Scheme::Neither => false,
+    };
+    if !done {
+        out.truncate(mark);
+        return false;
+    }
+    out.extend_from_slice(suffix.as_bytes());
+    true
+}
+
+/// Which demangler libiberty's `cplus_demangle` in auto mode would use for a name.
+enum Scheme<'a> {
+    Rust(rustc_demangle::Demangle<'a>),
+    Cpp,
+    Neither,
+}
+
+/// libiberty's `cplus_demangle` in auto mode: Rust first (legacy symbols overlap with C++),
+/// then C++.
+fn scheme(name: &str) -> Scheme<'_> {
+    if let Some(body) = name.strip_prefix("_ZN") {
+        if let Some(len) = legacy_rust_length(body)
+            && let Ok(d) = rustc_demangle::try_demangle(&name[..3 + len])
+        {
+            return Scheme::Rust(d);
+        }
+    } else if name.starts_with("_R") {
+        // v0: libiberty ignores a `.` suffix.
+        let body = &name[..name.find('.').unwrap_or(name.len())];
+        if !body.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric()) {
+            return Scheme::Neither;
+        }
+        return match rustc_demangle::try_demangle(body) {
+            Ok(d) => Scheme::Rust(d),
+            Err(_) => Scheme::Neither,
+        };
+    }
+    if name.starts_with("_Z") || name.starts_with("_GLOBAL_") {
+        return Scheme::Cpp;
+    }
+    Scheme::Neither
+}
+
+/// libiberty takes a legacy symbol as Rust when, after dropping `.suffix`es such as
+/// `.llvm.1234` (and with them anything not ending in `E`), it ends in a hash segment: `17h`,
+/// 16 hex digits, `E`. Anything else is left to the C++ demangler. The length of the body
+/// (after `_ZN`) that is demangled, when it has that shape.
+fn legacy_rust_length(body: &str) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let rust_chars = bytes
+        .iter()
+        .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b));
+    let (mut len, mut after_dot) = (bytes.len(), true);
+    while len > 0 && !(after_dot && bytes[len - 1] == b'E') {
+        after_dot = bytes[len - 1] == b'.';
+        len -= 1;
+    }
+    let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
+    (rust_chars && hashed).then_some(len)
+}
+
+/// A C++ name through the `cpp_demangle` crate, with the spellings where it differs from
+/// libiberty most often mapped back (not all of them: thunks, VTTs, construction vtables,
+/// `std::istream` abbreviations and unified constructors still differ).
+fn cpp_demangle_like_libiberty(out: &mut Vec<u8>, name: &str) -> bool {
+    let Some(d) = cpp_demangle::Symbol::new(name)
+        .ok()
+        .and_then(|symbol| symbol.demangle().ok())
+    else {
+        return false;
+    };
+    let d = match d
+        .strip_prefix("{vtable(")
+        .and_then(|d| d.strip_suffix(")}"))
+    {
+        Some(inner) => format!("vtable for {inner}"),
+        None => d,
+    };
+    out.extend_from_slice(d.replace("std::nullptr_t", "decltype(nullptr)").as_bytes());
+    true
+}
+
+/// Whether c++filt reads a name as one word (these characters), so that it can be asked.
+fn cpp_word(name: &str) -> bool {
+    name.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_$.".contains(&b))
+}
+
+/// How libiberty demangles the C++ names of one run, as nm -C prints them: asked of
+/// `c++filt -i` (binutils' front end to the same demangler, with nm's options) once, for all
+/// names together.
+#[derive(Debug, Default)]
+pub struct CppNames {
+    /// Each name asked about, and what it demangles to (`None`: libiberty leaves it as it is).
+    names: std::collections::HashMap<String, Option<String>>,
+    /// C++ names met that `names` does not hold (spelled by cpp_demangle meanwhile).
+    pub(super) missed: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Why c++filt could not answer, when it could not.
+    pub(super) warning: Option<String>,
+}
+
+impl CppNames {
+    /// Asks c++filt about `wanted`. Without an answer, the names stay with the `cpp_demangle`
+    /// crate, and the warning says so.
+    pub(super) fn ask(&mut self, wanted: std::collections::BTreeSet<String>, system: &dyn System) {
+        let mut text = Vec::new();
+        for name in &wanted {
+            text.extend_from_slice(name.as_bytes());
+            text.push(b'\n');
+        }
+        let output = match system.cpp_filt(text) {
+            Ok(output) => output,
+            Err(e) => {
+                self.warning = Some(format!(
+                    "{e}: {} C++ names were demangled by the cpp_demangle crate instead, which \
+                     spells some of them differently from nm -C",
+                    wanted.len()
+                ));
+                return;
+            }
+        };
+        let said = String::from_utf8_lossy(&output);
+        let lines: Vec<&str> = said.lines().collect();
+        if lines.len() != wanted.len() {
+            self.warning = Some(format!(
+                "c++filt answered {} lines for {} names: C++ names were demangled by the \
+                 cpp_demangle crate instead",
+                lines.len(),
+                wanted.len()
+            ));
+            return;
+        }
+        for (name, line) in wanted.into_iter().zip(lines) {
+            let demangled = (line != name).then(|| line.to_owned());
+            self.names.insert(name, demangled);
+        }
+    }
+}

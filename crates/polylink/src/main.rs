@@ -1,0 +1,73 @@
+//! `polylink`: the one command users install. It parses the command line with clap and hands
+//! each subcommand to its library: inspection (`nm`, `checksec`, `link-order`) to
+//! polylink-inspect, raw code (`run`, `asm`) to polylink-exec and polylink-emit, and patching a
+//! running host (`patch`) to polylink-hot.
+
+mod code;
+mod inspect;
+mod patch;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "polylink",
+    version,
+    about = "Inspect, link, run and patch programs that mix Rust, C and x86-64 assembly",
+    after_help = "Use polylink on your own project: see the chapter \"Use polylink on your own \
+                  project\" in README.md, beside the sources polylink was installed from.",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the symbols of ELF objects, archives, executables and shared objects, as GNU nm
+    /// prints them (nm --plugin /dev/null, C locale)
+    Nm(inspect::NmArgs),
+    /// Hardening of ELF programs: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
+    Checksec(inspect::ChecksecArgs),
+    /// Replay GNU ld's archive resolution over a link line: does it link, what is left
+    /// undefined and why, and which order links
+    LinkOrder(inspect::LinkOrderArgs),
+    /// Call raw machine code (e.g. from `nasm -f bin`) with up to six integers; print rax
+    Run(code::RunArgs),
+    /// Assemble NASM-syntax instructions with polylink's emitter: print hex, write a raw bin,
+    /// or call the code
+    Asm(code::AsmArgs),
+    /// Write raw code into a running polylink host's hot region and switch a slot to it
+    Patch(patch::PatchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Nm(args) => inspect::nm(args),
+        Command::Checksec(args) => inspect::checksec(args),
+        Command::LinkOrder(args) => inspect::link_order(args),
+        Command::Run(args) => code::run(args),
+        Command::Asm(args) => code::asm(args),
+        Command::Patch(args) => patch::patch(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses an unsigned integer, decimal or 0x-prefixed hexadecimal.
+fn parse_u64(text: &str) -> Result<u64, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|e| format!("not an unsigned 64-bit integer: {e}"))
+}

@@ -1,0 +1,99 @@
+//! `polylink patch`: write raw code into a running polylink host's hot region and switch one of
+//! its slots to it, from another process.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use polylink_exec::raw;
+use polylink_hot::patch::Target;
+use polylink_hot::shared::TABLE_SYMBOL;
+
+/// Patch a running polylink host: write the raw code in FILE.bin into the executable region the
+/// host reserved, then switch its hot slot NAME to it.
+#[derive(Debug, clap::Args)]
+pub struct PatchArgs {
+    /// The host's process id
+    #[arg(long)]
+    pid: u32,
+    /// The slot to switch
+    #[arg(long, value_name = "NAME")]
+    slot: String,
+    /// The new code, raw (from `nasm -f bin`): a function of up to six integers returning one
+    #[arg(value_name = "FILE.bin")]
+    file: PathBuf,
+    /// Print one JSON object instead of lines
+    #[arg(long)]
+    json: bool,
+}
+
+/// Finds and checks the host's table, then installs the code.
+pub fn patch(
+    PatchArgs {
+        pid,
+        slot,
+        file,
+        json,
+    }: PatchArgs,
+) -> Result<ExitCode> {
+    let slot = slot.as_str();
+    let file = file.as_path();
+    let code = raw::load(file)?;
+    let target = Target::open(pid)?;
+    let address = target.slot(slot)?.address;
+    // SAFETY: the tool's purpose: the user vouches that FILE is a function of integers
+    // returning one, as for `run`; its size and CPU features are checked before it is written.
+    let done = unsafe { target.install(slot, &code) }?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({
+            "pid": pid, "exe": target.exe(), "table": target.table, "bias": target.bias,
+            "region": target.region(), "slot": slot, "slot_address": address,
+            "before": done.before, "after": done.after, "unit": done.unit, "used": done.used,
+            "units": done.units, "bytes": done.len,
+            "resolve_us": target.resolve.as_secs_f64() * 1e6,
+            "write_us": done.write.as_secs_f64() * 1e6,
+            "switch_us": done.switch.as_secs_f64() * 1e6,
+            "switched_at_ns": done.switched_at_ns,
+        });
+        writeln!(out, "{value}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "host {pid} ({}): {TABLE_SYMBOL} at {:#x} (load bias {:#x}), found in {}",
+        target.exe().display(),
+        target.table,
+        target.bias,
+        millis(target.resolve)
+    )?;
+    writeln!(out, "slot {slot} at {address:#x}")?;
+    writeln!(out, "before: {slot} -> {:#x}", done.before)?;
+    writeln!(
+        out,
+        "after:  {slot} -> {:#x} (unit {} of the region at {:#x}; {} bytes; {} of {} units used)",
+        done.after,
+        done.unit,
+        target.region(),
+        done.len,
+        done.used,
+        done.units
+    )?;
+    writeln!(
+        out,
+        "wrote the code in {}, switched in {}, at CLOCK_MONOTONIC {} ns",
+        micros(done.write),
+        micros(done.switch),
+        done.switched_at_ns
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn millis(d: std::time::Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn micros(d: std::time::Duration) -> String {
+    format!("{:.1} us", d.as_secs_f64() * 1e6)
+}

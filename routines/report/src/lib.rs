@@ -1,0 +1,77 @@
+//! What `polylink-routines` reports, as types: the figures of `measure --json` and the rows of
+//! `agree --json`. The producer serialises them and `cargo xtask compare` reads them back, so
+//! both ends agree on every field by construction.
+
+use serde::{Deserialize, Serialize};
+
+/// Nanoseconds per call of `add`: inlined Rust, the linked routine, the embedded routine (a
+/// call through a pointer into sealed memory), and the same bytes made by the emitter.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallCosts {
+    pub native_ns: f64,
+    pub linked_ns: f64,
+    pub embedded_ns: f64,
+    pub emitted_ns: f64,
+}
+
+/// Nanoseconds per instruction to encode the measured mix: polylink's emitter against iced-x86's
+/// encoder making the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EmitCosts {
+    pub instructions: usize,
+    #[serde(rename = "polylink_ns_per_instruction")]
+    pub polylink_ns: f64,
+    #[serde(rename = "iced_ns_per_instruction")]
+    pub iced_ns: f64,
+}
+
+/// Copy throughput at one size, in GB/s (10^9 bytes per second).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CopyRow {
+    pub size: usize,
+    pub memcpy_gbps: f64,
+    pub baseline_gbps: f64,
+    pub fast_gbps: f64,
+}
+
+/// Microseconds per function to seal small functions: one mapping each, or one shared.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SealCosts {
+    pub functions: usize,
+    #[serde(rename = "one_mapping_each_us_per_fn")]
+    pub one_mapping_each_us: f64,
+    #[serde(rename = "shared_mapping_us_per_fn")]
+    pub shared_mapping_us: f64,
+}
+
+/// Everything `measure` measures, in one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Figures {
+    pub calls: CallCosts,
+    pub emit: EmitCosts,
+    pub copies: Vec<CopyRow>,
+    pub seal: SealCosts,
+}
+
+/// How one routine fared when called through both paths on the same inputs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agreement {
+    pub name: String,
+    pub cases: usize,
+    /// Whether both paths gave the same results (and the same buffers) in every case; `None`
+    /// when the routine was not checked here.
+    pub results_match: Option<bool>,
+    /// Why it was not checked, or the first case that differed.
+    pub note: String,
+    /// For `add`: the emitter's own `add` against the linked one.
+    pub emitted: Option<EmittedAgreement>,
+}
+
+/// The `add` routine made by the emitter, against the linked one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmittedAgreement {
+    /// The emitter's bytes for `mov rax, rdi; add rax, rsi; ret`, as lowercase hex pairs.
+    pub bytes: String,
+    pub cases: usize,
+    pub results_match: bool,
+}
