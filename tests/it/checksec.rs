@@ -2,7 +2,6 @@
 //! against programs linked on purpose with and without each protection.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use polylink_tests::{build, describe, output_of, polylink, polylink_ok, xtask_ok};
 
@@ -25,8 +24,7 @@ fn checksec_json(files: &[PathBuf]) -> Vec<serde_json::Value> {
 }
 
 fn readelf(args: &[&str], file: &Path) -> String {
-    #[allow(clippy::disallowed_methods)] // readelf is the second opinion.
-    let output = output_of(Command::new("readelf").args(args).arg(file));
+    let output = output_of(polylink_tests::tool("readelf").args(args).arg(file));
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -76,8 +74,13 @@ fn program(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, source).unwrap();
     let out = dir.join(name);
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let output = output_of(Command::new("cc").args(flags).arg(&c).arg("-o").arg(&out));
+    let output = output_of(
+        polylink_tests::tool("cc")
+            .args(flags)
+            .arg(&c)
+            .arg("-o")
+            .arg(&out),
+    );
     assert!(
         output.status.success(),
         "{}",

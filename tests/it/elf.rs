@@ -112,9 +112,8 @@ fn an_object_without_the_stack_note_gets_an_executable_stack() {
     let objects = [("bare", bare), ("noted", noted)]
         .map(|(name, source)| nasm(dir.path(), name, "elf64", source));
     let program = dir.path().join("bare");
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let ld = output_of(
-        std::process::Command::new("ld")
+        polylink_tests::tool("ld")
             .arg("-o")
             .arg(&program)
             .args(&objects),

@@ -248,7 +248,6 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
     .unwrap();
     let object = dir.path().join("gcd.o");
     let native = dir.path().join("native");
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     for args in [
         vec![
             "-O2",
@@ -265,7 +264,7 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
             object.to_str().unwrap(),
         ],
     ] {
-        let output = output_of(std::process::Command::new("cc").args(&args));
+        let output = output_of(polylink_tests::tool("cc").args(&args));
         assert!(
             output.status.success(),
             "{}",
@@ -286,8 +285,7 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
         (97, 89),
     ] {
         let (a, b) = (a.to_string(), b.to_string());
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let expected = output_of(std::process::Command::new(&native).args([&a, &b]));
+        let expected = output_of(polylink_tests::tool(&native).args([&a, &b]));
         let got = output_of(polylink().arg("run").arg(&raw).args([&a, &b]));
         assert!(
             got.status.success(),

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use polylink_inspect::link_order::{self, Line, Options};
 use polylink_tests::{Lcg, build, describe, layout, output_of, polylink, xtask_ok};
@@ -91,9 +90,7 @@ struct Seen {
 }
 
 fn run_tool(dir: &Path, program: &str, args: &[String]) -> std::process::Output {
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let output = output_of(Command::new(program).current_dir(dir).args(args));
-    output
+    output_of(polylink_tests::tool(program).current_dir(dir).args(args))
 }
 
 /// The symbols ld reported after a given phrase ("undefined reference to `", "multiple
@@ -443,11 +440,9 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
         .find(|l| l.starts_with(&edge))
         .unwrap_or_else(|| panic!("no {edge} in:\n{graph}"));
     assert!(line.contains("hello"), "{line}");
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let dot_tool = Command::new("dot").arg("-V").output();
+    let dot_tool = polylink_tests::tool("dot").arg("-V").output();
     if dot_tool.is_ok_and(|o| o.status.success()) {
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let out = output_of(Command::new("dot").arg("-Tsvg").arg(&dot));
+        let out = output_of(polylink_tests::tool("dot").arg("-Tsvg").arg(&dot));
         assert!(out.status.success(), "{}", describe("dot -Tsvg", &out));
     }
 }

@@ -15,3 +15,4 @@ mod patch;
 mod programs;
 mod readme;
 mod routines;
+mod tidy;

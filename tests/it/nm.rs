@@ -3,7 +3,6 @@
 //! reads; and malformed input refused file by file, never a panic.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use polylink_inspect::nm::{self, Options};
 use polylink_inspect::symbols::{self, Input, Table};
@@ -54,8 +53,7 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
     std::fs::write(dir.join("cases.c"), c).unwrap();
     std::fs::write(dir.join("cases.cpp"), cpp).unwrap();
     let run = |program: &str, args: &[&str]| {
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let output = output_of(Command::new(program).current_dir(dir).args(args));
+        let output = output_of(polylink_tests::tool(program).current_dir(dir).args(args));
         assert!(
             output.status.success(),
             "{}",
@@ -133,9 +131,8 @@ const OPTION_SETS: [&[&str]; 21] = [
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
-    #[allow(clippy::disallowed_methods)] // GNU nm is the reference.
     let output = output_of(
-        Command::new("nm")
+        polylink_tests::tool("nm")
             .env("LC_ALL", "C")
             .args(["--plugin", "/dev/null"])
             .args(args)
@@ -504,8 +501,7 @@ fn nm_speed_prints_both_times_and_the_ratio() {
 #[test]
 fn cpp_names_are_demangled_as_nm_prints_them_in_the_system_cpp_library() {
     let file_name = |name: &str| {
-        #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-        let out = output_of(Command::new("g++").arg(format!("-print-file-name={name}")));
+        let out = output_of(polylink_tests::tool("g++").arg(format!("-print-file-name={name}")));
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         path.canonicalize().unwrap_or(path)
     };

@@ -44,11 +44,10 @@ fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, String)
 
 /// A command running `program`, as the given uid (through setpriv) or as ourselves.
 fn as_user(uid: Option<u32>, program: &Path) -> Command {
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let mut command = match uid {
-        None => Command::new(program),
+        None => polylink_tests::tool(program),
         Some(uid) => {
-            let mut c = Command::new("setpriv");
+            let mut c = polylink_tests::tool("setpriv");
             c.arg(format!("--reuid={uid}"))
                 .arg(format!("--regid={uid}"))
                 .arg("--clear-groups")
@@ -202,8 +201,7 @@ fn refusals_name_the_cause() {
     );
 
     // A zombie: a child that exited and was not waited for keeps its pid but not its memory.
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut zombie = Command::new("true").spawn().unwrap();
+    let mut zombie = polylink_tests::start(&mut polylink_tests::tool("true"));
     let stat = format!("/proc/{}/stat", zombie.id());
     while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
         std::thread::sleep(Duration::from_millis(5));
@@ -215,8 +213,7 @@ fn refusals_name_the_cause() {
     zombie.wait().unwrap();
 
     // `sleep` as Debian ships it has no symbol table; this test binary has one, without a table.
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let sleeper = Running::start(Command::new("sleep").arg("60"));
+    let sleeper = Running::start(polylink_tests::tool("sleep").arg("60"));
     assert_refused(
         &patch(sleeper.pid(), "step", &bin, None),
         &[
@@ -345,10 +342,9 @@ fn a_patcher_waits_its_turn() {
     let (_host, ready) = start_host(dir.path(), &[], None);
     let pid: u32 = field(&ready, "pid").unwrap().parse().unwrap();
     let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let mut holder = Running::start(
         // --close: the lock stays with flock itself, so killing it frees the lock.
-        Command::new("flock")
+        polylink_tests::tool("flock")
             .args(["--exclusive", "--close"])
             .arg(format!(
                 "/proc/{pid}/fd/{}",

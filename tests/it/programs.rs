@@ -38,9 +38,8 @@ fn c_start_reads_its_arguments_from_the_initial_stack_and_rust_sees_none() {
 #[test]
 fn c_start_survives_a_backtrace_through_its_own_start() {
     use std::os::unix::process::CommandExt;
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let output = polylink_tests::output_of(
-        std::process::Command::new(polylink_tests::program("c-start"))
+        polylink_tests::tool(polylink_tests::program("c-start"))
             .arg0("c-start")
             .env("RUST_BACKTRACE", "1"),
     );

@@ -33,6 +33,24 @@ pub fn describe(command: &str, output: &Output) -> String {
     )
 }
 
+/// A command that runs `program`, a tool a test drives (gcc, ld, nm, readelf, a built program):
+/// the one way the integration tests start a program, with no inherited RUST_BACKTRACE.
+pub fn tool(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    #[allow(clippy::disallowed_methods)] // The tests' one door to the tools they test.
+    let mut command = Command::new(program);
+    command.env_remove("RUST_BACKTRACE");
+    command
+}
+
+/// Starts `command` and leaves it running (or, once it exits, a zombie until it is waited for).
+pub fn start(command: &mut Command) -> std::process::Child {
+    let text = format!("{command:?}");
+    command
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
+}
+
 /// Runs `command` to completion with no input, capturing its output.
 pub fn output_of(command: &mut Command) -> Output {
     let text = format!("{command:?}");
@@ -46,8 +64,7 @@ pub fn output_of(command: &mut Command) -> Output {
 /// which would let cargo do this for the tests, are not stable yet).
 fn cargo_bin(package: &str, bin: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(&cargo);
+    let mut command = tool(&cargo);
     command
         .args([
             "build",
@@ -81,8 +98,7 @@ pub fn polylink_bin() -> &'static Path {
 
 /// A command that runs `polylink` (built once), with no inherited RUST_BACKTRACE.
 pub fn polylink() -> Command {
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(polylink_bin());
+    let mut command = tool(polylink_bin());
     command.env_remove("RUST_BACKTRACE");
     command
 }
@@ -91,8 +107,7 @@ pub fn polylink() -> Command {
 pub fn routines() -> Command {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     let bin = BIN.get_or_init(|| cargo_bin("polylink-routines", "polylink-routines"));
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(bin);
+    let mut command = tool(bin);
     command.env_remove("RUST_BACKTRACE");
     command
 }
@@ -194,9 +209,8 @@ pub fn nasm(dir: &Path, name: &str, format: &str, source: &str) -> PathBuf {
     let asm = dir.join(format!("{name}.asm"));
     std::fs::write(&asm, source).unwrap();
     let out = dir.join(format!("{name}.{format}"));
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
     let output = output_of(
-        Command::new("nasm")
+        tool("nasm")
             .arg("-f")
             .arg(format)
             .arg("-o")
@@ -213,8 +227,7 @@ pub fn nasm(dir: &Path, name: &str, format: &str, source: &str) -> PathBuf {
 
 /// A command that runs the xtask in the workspace root, with no inherited RUST_BACKTRACE.
 pub fn xtask() -> Command {
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(xtask_bin());
+    let mut command = tool(xtask_bin());
     command.current_dir(root()).env_remove("RUST_BACKTRACE");
     command
 }
@@ -267,8 +280,7 @@ pub fn program(name: &str) -> &'static Path {
 /// where the build lives.
 pub fn run_program(name: &str, args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
-    #[allow(clippy::disallowed_methods)] // Tests drive the tools they test.
-    let mut command = Command::new(program(name));
+    let mut command = tool(program(name));
     command.arg0(name).args(args).env_remove("RUST_BACKTRACE");
     output_of(&mut command)
 }
