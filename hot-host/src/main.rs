@@ -6,14 +6,9 @@
 //! slot's bin again whenever it changes (notify: inotify, not polling); at any time another
 //! process may install code with `polylink patch --pid PID --slot NAME FILE.bin`.
 //!
-//! Every line it prints is `key=value` words after a first word, for people and tests alike:
-//! - `ready pid=… table=0x… region=0x… units=… used=… lock_fd=… slots=step,mix`
-//! - `call n=… step=… mix=…`, every `--print-ms`
-//! - `reload slot=… file=… bytes=… unit=… event_ns=… switched_ns=…`, when the host installed a
-//!   changed bin itself (times are CLOCK_MONOTONIC, the same clock in every process)
-//! - `change slot=… entry=0x… by=this-host|another-process first_call_ns=… n=… result=…`, on the
-//!   first call of new code, however it came
-//! - `reload-error slot=… error=…`, when a changed bin could not be installed
+//! Every line it prints is one [`Event`] (`ready`, then `call` every `--print-ms`, `reload` and
+//! `change` as code changes, `reload-error`), written by its `Display` and read back by
+//! `cargo xtask hot-reload` and the tests with its `FromStr`.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -30,6 +25,7 @@ use polylink_exec::raw;
 use polylink_hot::monotonic_ns;
 use polylink_hot::patch::Target;
 use polylink_hot::shared::{MAX_UNITS, SharedTable};
+use polylink_hot_host::{By, Event};
 
 /// The names of the host's hot functions, in the order `call` lines print them.
 const SLOTS: [&str; 2] = ["step", "mix"];
@@ -90,17 +86,16 @@ fn run(cli: Cli) -> Result<()> {
     let reserved = TABLE.reserve(cli.units, &first)?;
     // Not locked for good: the watcher's thread prints too.
     let mut out = std::io::stdout();
-    writeln!(
-        out,
-        "ready pid={} table={:#x} region={:#x} units={} used={} lock_fd={} slots={}",
-        std::process::id(),
-        TABLE.address(),
-        reserved.region,
-        reserved.units,
-        reserved.used,
-        TABLE.lock_fd(),
-        SLOTS.join(",")
-    )?;
+    let ready = Event::Ready {
+        pid: std::process::id(),
+        table: TABLE.address() as u64,
+        region: reserved.region as u64,
+        units: reserved.units,
+        used: reserved.used,
+        lock_fd: TABLE.lock_fd(),
+        slots: SLOTS.map(str::to_owned).into(),
+    };
+    writeln!(out, "{ready}")?;
 
     // Entries this host installed itself; held locked across each install, so the calling loop
     // cannot see a switch before it can tell who made it.
@@ -133,29 +128,34 @@ fn call_loop(out: &mut impl Write, own: &Mutex<HashSet<usize>>, cli: &Cli) -> Re
                 let first_call_ns = monotonic_ns();
                 last[i] = entry;
                 let by = if own.lock().map(|set| set.contains(&entry)).unwrap_or(false) {
-                    "this-host"
+                    By::ThisHost
                 } else {
-                    "another-process"
+                    By::AnotherProcess
                 };
-                if writeln!(
-                    out,
-                    "change slot={name} entry={entry:#x} by={by} first_call_ns={first_call_ns} n={n} result={}",
-                    results[i]
-                )
-                .is_err()
-                {
+                let change = Event::Change {
+                    slot: name.to_string(),
+                    entry: entry as u64,
+                    by,
+                    first_call_ns,
+                    n,
+                    result: results[i],
+                };
+                if writeln!(out, "{change}").is_err() {
                     return Ok(());
                 }
             }
         }
         if printed.elapsed() >= print_every {
             printed = Instant::now();
-            let values: Vec<String> = SLOTS
-                .iter()
-                .zip(&results)
-                .map(|(name, r)| format!("{name}={r}"))
-                .collect();
-            if writeln!(out, "call n={n} {}", values.join(" ")).is_err() {
+            let call = Event::Call {
+                n,
+                results: SLOTS
+                    .iter()
+                    .map(|name| name.to_string())
+                    .zip(results.iter().copied())
+                    .collect(),
+            };
+            if writeln!(out, "{call}").is_err() {
                 return Ok(()); // whoever read us is gone
             }
         }
@@ -188,17 +188,27 @@ fn watch(
         }
         for (i, name) in SLOTS.iter().enumerate() {
             let path = bin_path(&dir_owned, name);
-            if !event.paths.iter().any(|p| p.file_name() == path.file_name()) {
+            if !event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == path.file_name())
+            {
                 continue;
             }
             let report = match reload(&target, &own, &installed, i, &path) {
-                Ok(Some((unit, len))) => format!(
-                    "reload slot={name} file={} bytes={len} unit={unit} event_ns={event_ns} switched_ns={}",
-                    path.display(),
-                    monotonic_ns()
-                ),
+                Ok(Some((unit, bytes))) => Event::Reload {
+                    slot: name.to_string(),
+                    file: path.clone(),
+                    bytes,
+                    unit,
+                    event_ns,
+                    switched_ns: monotonic_ns(),
+                },
                 Ok(None) => continue, // the same code again
-                Err(err) => format!("reload-error slot={name} error={err:#}"),
+                Err(err) => Event::ReloadError {
+                    slot: name.to_string(),
+                    error: format!("{err:#}"),
+                },
             };
             let _ = writeln!(std::io::stdout(), "{report}");
         }

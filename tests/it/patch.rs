@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use polylink_tests::{Running, describe, field, hot_host_bin, nasm, output_of, polylink_bin};
+use polylink_hot_host::{By, Event};
+use polylink_tests::{Running, describe, hot_host_bin, nasm, output_of, polylink_bin};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -30,7 +31,7 @@ fn code(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 /// The host, started (as `user` when given) with `args`, once it printed `ready`.
-fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, String) {
+fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, Ready) {
     let mut command = as_user(user, hot_host_bin());
     command
         .args(["--dir"])
@@ -38,8 +39,44 @@ fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, String)
         .args(["--print-ms", "20"])
         .args(args);
     let mut host = Running::start(&mut command);
-    let ready = host.wait_for("ready", WAIT, |l| l.starts_with("ready "));
+    let ready = host.wait_for("ready", WAIT, |l| matches!(event(l), Event::Ready { .. }));
+    let Event::Ready {
+        table,
+        region,
+        lock_fd,
+        pid,
+        ..
+    } = event(&ready)
+    else {
+        unreachable!("waited for ready");
+    };
+    let ready = Ready {
+        table,
+        region,
+        lock_fd,
+        pid,
+    };
     (host, ready)
+}
+
+/// What the host's `ready` line says, as far as these tests need it.
+#[derive(Debug)]
+struct Ready {
+    table: u64,
+    region: u64,
+    lock_fd: i32,
+    pid: u32,
+}
+
+/// A line of the host, read as the host's own type reads it.
+fn event(line: &str) -> Event {
+    line.parse()
+        .unwrap_or_else(|e| panic!("the host printed a line it does not speak: {e}"))
+}
+
+/// Whether `line` is the first call of new `step` code (made by `who`, when given).
+fn step_changed(line: &str, who: Option<By>) -> bool {
+    matches!(event(line), Event::Change { slot, by, .. } if slot == "step" && who.is_none_or(|w| w == by))
 }
 
 /// A command running `program`, as the given uid (through setpriv) or as ourselves.
@@ -97,9 +134,16 @@ fn assert_refused(output: &Output, parts: &[&str]) {
 
 /// Waits for the next `call` line and returns its n, step and mix.
 fn next_call(host: &mut Running) -> (u64, u64, u64) {
-    let line = host.wait_for("call", WAIT, |l| l.starts_with("call "));
-    let get = |k| field(&line, k).unwrap().parse::<u64>().unwrap();
-    (get("n"), get("step"), get("mix"))
+    let line = host.wait_for("call", WAIT, |l| matches!(event(l), Event::Call { .. }));
+    let call = event(&line);
+    let Event::Call { n, .. } = call else {
+        unreachable!("waited for a call");
+    };
+    (
+        n,
+        call.result_of("step").unwrap(),
+        call.result_of("mix").unwrap(),
+    )
 }
 
 fn hex(text: &str) -> u64 {
@@ -122,8 +166,7 @@ fn address_after(stdout: &str, label: &str) -> u64 {
 fn patch_from_another_process_changes_what_the_host_prints() {
     let dir = host_dir();
     let (mut host, ready) = start_host(dir.path(), &[], None);
-    let region = hex(field(&ready, "region").unwrap());
-    let table = hex(field(&ready, "table").unwrap());
+    let (region, table) = (ready.region, ready.table);
     let (n, step, mix) = next_call(&mut host);
     assert_eq!((step, mix), (n + 1, 3 * n));
 
@@ -136,15 +179,20 @@ fn patch_from_another_process_changes_what_the_host_prints() {
     assert!(out.contains("slot step at 0x"), "{out}");
     assert_eq!(address_after(&out, "before:"), region, "{out}");
     assert_eq!(address_after(&out, "after:"), region + 2 * 256, "{out}");
-    let change = host.wait_for("change", WAIT, |l| l.starts_with("change slot=step"));
-    assert_eq!(field(&change, "by"), Some("another-process"), "{change}");
-    assert_eq!(
-        hex(field(&change, "entry").unwrap()),
-        region + 512,
-        "{change}"
-    );
-    let n: u64 = field(&change, "n").unwrap().parse().unwrap();
-    assert_eq!(field(&change, "result"), Some(&*(2 * n).to_string()));
+    let change = host.wait_for("change", WAIT, |l| step_changed(l, None));
+    let Event::Change {
+        by,
+        entry,
+        n,
+        result,
+        ..
+    } = event(&change)
+    else {
+        unreachable!("waited for a change");
+    };
+    assert_eq!(by, By::AnotherProcess, "{change}");
+    assert_eq!(entry, region + 512, "{change}");
+    assert_eq!(result, 2 * n, "{change}");
     let (n, step, mix) = next_call(&mut host);
     assert_eq!((step, mix), (2 * n, 3 * n), "{:?}", host.seen);
 
@@ -153,8 +201,7 @@ fn patch_from_another_process_changes_what_the_host_prints() {
     assert_eq!(address_after(&out, "before:"), region + 512, "{out}");
     assert_eq!(address_after(&out, "after:"), region + 768, "{out}");
     host.wait_for("second change", WAIT, |l| {
-        l.starts_with("change slot=step")
-            && field(l, "entry") == Some(&format!("{:#x}", region + 768))
+        matches!(event(l), Event::Change { slot, entry, .. } if slot == "step" && entry == region + 768)
     });
     let (n, step, mix) = next_call(&mut host);
     assert_eq!((step, mix), (n + 7, 3 * n), "{:?}", host.seen);
@@ -178,7 +225,7 @@ fn a_full_region_is_refused_and_the_host_runs_on() {
             "3 of its 3 are used",
         ],
     );
-    host.wait_for("the change", WAIT, |l| l.starts_with("change slot=step"));
+    host.wait_for("the change", WAIT, |l| step_changed(l, None));
     let (n, step, _) = next_call(&mut host);
     assert_eq!(step, 2 * n, "{:?}", host.seen);
 }
@@ -294,7 +341,7 @@ fn permission_refusals_say_why() {
                 describe("patch as nobody", &output)
             );
             open.wait_for("the change", WAIT, |l| {
-                l.starts_with("change slot=step") && field(l, "by") == Some("another-process")
+                step_changed(l, Some(By::AnotherProcess))
             });
         }
     }
@@ -314,14 +361,15 @@ fn the_hot_reload_demo_checks_every_change() {
     let what = "cargo xtask hot-reload --demo";
     assert!(output.status.success(), "{}", describe(what, &output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let count = |by: &str| {
+    let count = |by: By| {
         stdout
             .lines()
-            .filter(|l| l.starts_with("host  | change slot=step") && field(l, "by") == Some(by))
+            .filter_map(|l| l.strip_prefix("host  | "))
+            .filter(|l| step_changed(l, Some(by)))
             .count()
     };
-    assert_eq!(count("this-host"), 5, "{}", describe(what, &output));
-    assert_eq!(count("another-process"), 5, "{}", describe(what, &output));
+    assert_eq!(count(By::ThisHost), 5, "{}", describe(what, &output));
+    assert_eq!(count(By::AnotherProcess), 5, "{}", describe(what, &output));
     for part in [
         "step.asm not assembled, the host keeps its code",
         "in-process reload, step.bin written -> first call of the new code: ",
@@ -340,16 +388,13 @@ fn the_hot_reload_demo_checks_every_change() {
 fn a_patcher_waits_its_turn() {
     let dir = host_dir();
     let (_host, ready) = start_host(dir.path(), &[], None);
-    let pid: u32 = field(&ready, "pid").unwrap().parse().unwrap();
+    let pid = ready.pid;
     let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
     let mut holder = Running::start(
         // --close: the lock stays with flock itself, so killing it frees the lock.
         polylink_tests::tool("flock")
             .args(["--exclusive", "--close"])
-            .arg(format!(
-                "/proc/{pid}/fd/{}",
-                field(&ready, "lock_fd").unwrap()
-            ))
+            .arg(format!("/proc/{pid}/fd/{}", ready.lock_fd))
             .args(["sh", "-c", "echo held; exec sleep 10"]),
     );
     holder.wait_for("held", WAIT, |l| l == "held");

@@ -200,9 +200,6 @@ impl Drop for Running {
     }
 }
 
-/// The value of `key=` in a `key=value` line, as the hot host prints them.
-pub use xtask::hot_reload::field;
-
 /// Assembles `source` with `nasm -f FORMAT` into `dir`, as `NAME.asm` and `NAME.FORMAT`; returns
 /// the output's path.
 pub fn nasm(dir: &Path, name: &str, format: &str, source: &str) -> PathBuf {

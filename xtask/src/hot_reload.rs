@@ -26,6 +26,8 @@ use notify::{RecursiveMode, Watcher};
 use crate::cmd::Cmd;
 use crate::plan::Layout;
 use polylink_hot::monotonic_ns;
+use polylink_hot::patch::Report;
+use polylink_hot_host::{By, Event};
 
 /// The host's slots; each has a source `NAME.asm` and a bin `NAME.bin` in the directory.
 pub const SLOTS: [&str; 2] = ["step", "mix"];
@@ -99,18 +101,6 @@ fn build(root: &Path, verbose: bool) -> Result<Binaries> {
     })
 }
 
-/// The value of `key=` in a `key=value` line.
-pub fn field<'l>(line: &'l str, key: &str) -> Option<&'l str> {
-    line.split_ascii_whitespace()
-        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-}
-
-fn number(line: &str, key: &str) -> Result<u64> {
-    field(line, key)
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("the host printed no number {key}= in {line:?}"))
-}
-
 /// Writes `text` to `path` through a temporary file and a rename, as editors save.
 fn save(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("asm.tmp");
@@ -175,7 +165,11 @@ impl Session {
     /// Handles what comes (assembling saved sources, printing the host's lines) until the host
     /// prints a line `wanted` accepts, which it returns; or forever, when `timeout` is `None`
     /// and nothing is wanted.
-    fn pump(&mut self, timeout: Option<Duration>, wanted: impl Fn(&str) -> bool) -> Result<String> {
+    fn pump(
+        &mut self,
+        timeout: Option<Duration>,
+        wanted: impl Fn(&Event) -> bool,
+    ) -> Result<Event> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             let message = match deadline {
@@ -191,9 +185,10 @@ impl Session {
                 Ok(Msg::File(path)) => self.file_changed(&path)?,
                 Ok(Msg::Host(line)) => {
                     println!("host  | {line}");
-                    self.note_reload(&line)?;
-                    if wanted(&line) {
-                        return Ok(line);
+                    let event: Event = line.parse()?;
+                    self.note_reload(&event);
+                    if wanted(&event) {
+                        return Ok(event);
                     }
                 }
                 Ok(Msg::HostClosed) | Err(RecvTimeoutError::Disconnected) => {
@@ -241,20 +236,24 @@ impl Session {
 
     /// For the host's first call of code it installed itself, the time since the bin was
     /// written.
-    fn note_reload(&mut self, line: &str) -> Result<()> {
-        if !line.starts_with("change ") || field(line, "by") != Some("this-host") {
-            return Ok(());
-        }
-        let slot = field(line, "slot").unwrap_or_default();
+    fn note_reload(&mut self, event: &Event) {
+        let Event::Change {
+            slot,
+            by: By::ThisHost,
+            first_call_ns,
+            ..
+        } = event
+        else {
+            return;
+        };
         if let Some(&written) = self.written.get(slot) {
-            let took = Duration::from_nanos(number(line, "first_call_ns")?.saturating_sub(written));
+            let took = Duration::from_nanos(first_call_ns.saturating_sub(written));
             println!(
                 "       {slot}.bin written -> first call of the new code: {}",
                 ms(took)
             );
             self.reloads.push(took);
         }
-        Ok(())
     }
 }
 
@@ -355,7 +354,7 @@ pub fn run(root: &Path, options: &Options) -> Result<()> {
         .unwrap_or_else(|| Layout::new(root, None).out.join(default));
     let dir = std::path::absolute(&dir).unwrap_or(dir);
     let mut session = Session::start(&bins, &dir, options.demo, options.verbose)?;
-    let ready = session.pump(Some(CHANGE_WAIT), |l| l.starts_with("ready "))?;
+    let ready = session.pump(Some(CHANGE_WAIT), |e| matches!(e, Event::Ready { .. }))?;
     if options.demo {
         return demo(&mut session, &bins, &ready);
     }
@@ -426,11 +425,20 @@ const PATCHES: [Version; 5] = [
 ];
 
 /// Waits for the host's first call of new `step` code made `by` whom, and checks its result.
-fn await_change(session: &mut Session, by: &str, version: &Version) -> Result<u64> {
-    let line = session.pump(Some(CHANGE_WAIT), |l| {
-        l.starts_with("change slot=step ") && field(l, "by") == Some(by)
-    })?;
-    let (n, result) = (number(&line, "n")?, number(&line, "result")?);
+fn await_change(session: &mut Session, who: By, version: &Version) -> Result<u64> {
+    let change = session.pump(
+        Some(CHANGE_WAIT),
+        |e| matches!(e, Event::Change { slot, by, .. } if slot == "step" && *by == who),
+    )?;
+    let Event::Change {
+        n,
+        result,
+        first_call_ns,
+        ..
+    } = change
+    else {
+        unreachable!("pump returns the event asked for");
+    };
     if result != (version.expect)(n) {
         bail!(
             "after switching step to `{}`, the host's step({n}) returned {result}, not {}",
@@ -438,20 +446,25 @@ fn await_change(session: &mut Session, by: &str, version: &Version) -> Result<u6
             (version.expect)(n)
         );
     }
-    session.pump(Some(CHANGE_WAIT), |l| l.starts_with("call "))?;
-    number(&line, "first_call_ns")
+    session.pump(Some(CHANGE_WAIT), is_call)?;
+    Ok(first_call_ns)
 }
 
-fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
+fn is_call(event: &Event) -> bool {
+    matches!(event, Event::Call { .. })
+}
+
+fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
+    let Event::Ready { table, region, .. } = ready else {
+        bail!("the host's first line was not `ready`: {ready}");
+    };
     println!(
         "\n== 1. The host (pid {}) calls step(n) = n + 1 and mix(n) = 3n through its hot table \
-         at {}; its code lives in the region at {}",
+         at {table:#x}; its code lives in the region at {region:#x}",
         session.pid,
-        field(ready, "table").unwrap_or("?"),
-        field(ready, "region").unwrap_or("?")
     );
-    session.pump(Some(CHANGE_WAIT), |l| l.starts_with("call "))?;
-    session.pump(Some(CHANGE_WAIT), |l| l.starts_with("call "))?;
+    session.pump(Some(CHANGE_WAIT), is_call)?;
+    session.pump(Some(CHANGE_WAIT), is_call)?;
 
     println!(
         "\n== 2. In-process: step.asm is saved {} times; each save is assembled into step.bin, \
@@ -461,7 +474,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
     for version in &EDITS {
         println!("\nedit  | step.asm: {}", version.body.replace('\n', "; "));
         save(&session.dir.join("step.asm"), &source("step", version.body))?;
-        await_change(session, "this-host", version)?;
+        await_change(session, By::ThisHost, version)?;
     }
 
     // A save with a mistake: nasm refuses it, the bin stays, and the host runs on unchanged.
@@ -471,8 +484,13 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
         &session.dir.join("step.asm"),
         &source("step", "lea rax, [rdi +"),
     )?;
-    let line = session.pump(Some(CHANGE_WAIT), |l| l.starts_with("call "))?;
-    let (n, step) = (number(&line, "n")?, number(&line, "step")?);
+    let call = session.pump(Some(CHANGE_WAIT), is_call)?;
+    let Event::Call { n, .. } = call else {
+        unreachable!("pump returns the event asked for");
+    };
+    let step = call
+        .result_of("step")
+        .context("the host's call line has no step=")?;
     if step != (last.expect)(n) {
         bail!(
             "after a save nasm refused, the host's step({n}) returned {step}, not {}",
@@ -512,32 +530,29 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &str) -> Result<()> {
             version.body.replace('\n', "; ")
         );
         let output = patch.run(session.verbose)?;
-        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
-            .context("polylink patch --json printed no JSON")?;
-        let get = |key: &str| report[key].as_f64().unwrap_or(f64::NAN);
+        let report: Report = serde_json::from_slice(&output.stdout)
+            .context("polylink patch --json printed no report")?;
         println!(
             "patch | step at {:#x}: {:#x} -> {:#x} (unit {}, {} of {} used); table found in {:.2} ms, \
              code written in {:.0} us, switched in {:.1} us",
-            get("slot_address") as u64,
-            get("before") as u64,
-            get("after") as u64,
-            get("unit"),
-            get("used"),
-            get("units"),
-            get("resolve_us") / 1e3,
-            get("write_us"),
-            get("switch_us"),
+            report.slot_address,
+            report.before,
+            report.after,
+            report.unit,
+            report.used,
+            report.units,
+            report.resolve_us / 1e3,
+            report.write_us,
+            report.switch_us,
         );
-        let switched = report["switched_at_ns"]
-            .as_u64()
-            .context("no switched_at_ns")?;
-        let first_call = await_change(session, "another-process", version)?;
+        let switched = report.switched_at_ns;
+        let first_call = await_change(session, By::AnotherProcess, version)?;
         let took = Duration::from_nanos(first_call.saturating_sub(switched));
         println!("       switch -> first call of the new code: {}", us(took));
         switches.push(took);
-        finds.push(Duration::from_secs_f64(get("resolve_us") / 1e6));
-        writes.push(Duration::from_secs_f64(get("write_us") / 1e6));
-        flips.push(Duration::from_secs_f64(get("switch_us") / 1e6));
+        finds.push(Duration::from_secs_f64(report.resolve_us / 1e6));
+        writes.push(Duration::from_secs_f64(report.write_us / 1e6));
+        flips.push(Duration::from_secs_f64(report.switch_us / 1e6));
     }
 
     let (reload, reload_max) = median_max(&session.reloads);

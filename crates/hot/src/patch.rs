@@ -63,6 +63,56 @@ pub struct Target {
     pub resolve: Duration,
 }
 
+/// A finished patch as `polylink patch --json` prints it and `cargo xtask hot-reload` reads
+/// it back: the host, where its table and the slot are, what the slot ran before and after, and
+/// how long each part took.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Report {
+    pub pid: u32,
+    pub exe: PathBuf,
+    pub table: u64,
+    pub bias: u64,
+    pub region: u64,
+    pub slot: String,
+    pub slot_address: u64,
+    pub before: u64,
+    pub after: u64,
+    pub unit: usize,
+    pub used: usize,
+    pub units: usize,
+    pub bytes: usize,
+    pub resolve_us: f64,
+    pub write_us: f64,
+    pub switch_us: f64,
+    /// CLOCK_MONOTONIC just after the switch, in nanoseconds.
+    pub switched_at_ns: u64,
+}
+
+impl Report {
+    /// The report of `patch`, made on `target`.
+    pub fn new(target: &Target, patch: &Patch) -> Report {
+        Report {
+            pid: target.pid,
+            exe: target.exe.clone(),
+            table: target.table,
+            bias: target.bias,
+            region: target.region(),
+            slot: patch.slot.clone(),
+            slot_address: patch.slot_address,
+            before: patch.before,
+            after: patch.after,
+            unit: patch.unit,
+            used: patch.used,
+            units: patch.units,
+            bytes: patch.len,
+            resolve_us: target.resolve.as_secs_f64() * 1e6,
+            write_us: patch.write.as_secs_f64() * 1e6,
+            switch_us: patch.switch.as_secs_f64() * 1e6,
+            switched_at_ns: patch.switched_at_ns,
+        }
+    }
+}
+
 /// What a patch did: where the slot is, what it ran before and what it runs now.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patch {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use polylink_exec::raw;
-use polylink_hot::patch::Target;
+use polylink_hot::patch::{Report, Target};
 use polylink_hot::shared::TABLE_SYMBOL;
 
 /// Patch a running polylink host: write the raw code in FILE.bin into the executable region the
@@ -47,17 +47,8 @@ pub fn patch(
     let done = unsafe { target.install(slot, &code) }?;
     let mut out = std::io::stdout().lock();
     if json {
-        let value = serde_json::json!({
-            "pid": pid, "exe": target.exe(), "table": target.table, "bias": target.bias,
-            "region": target.region(), "slot": slot, "slot_address": address,
-            "before": done.before, "after": done.after, "unit": done.unit, "used": done.used,
-            "units": done.units, "bytes": done.len,
-            "resolve_us": target.resolve.as_secs_f64() * 1e6,
-            "write_us": done.write.as_secs_f64() * 1e6,
-            "switch_us": done.switch.as_secs_f64() * 1e6,
-            "switched_at_ns": done.switched_at_ns,
-        });
-        writeln!(out, "{value}")?;
+        let report = Report::new(&target, &done);
+        writeln!(out, "{}", serde_json::to_string(&report)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(
