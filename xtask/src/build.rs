@@ -16,10 +16,11 @@ use std::time::{Instant, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::fsutil;
 use crate::manifest::{Artifact, Manifest, Program};
-use crate::plan::{Action, Arg, Plan, Step, Var};
+use crate::plan::{Action, Arg, Layout, Plan, Step, Var};
 
 /// Prints a cargo-style progress line on stderr: the verb right-aligned in 12 columns.
 pub fn progress(verb: &str, subject: &str) {
@@ -79,7 +80,7 @@ struct Run<'a> {
 }
 
 /// Runs the whole plan and writes the manifest.
-pub fn run(plan: &Plan, verbose: bool) -> Result<Manifest> {
+pub fn run(ctx: &Ctx, plan: &Plan) -> Result<Manifest> {
     let started = Instant::now();
     for dir in plan
         .layout
@@ -93,7 +94,7 @@ pub fn run(plan: &Plan, verbose: bool) -> Result<Manifest> {
     let _lock = lock(&plan.layout.out)?;
     let mut run = Run {
         plan,
-        verbose,
+        verbose: ctx.verbose,
         vars: Vars::default(),
         stamps: HashMap::new(),
         ran: 0,
@@ -387,4 +388,43 @@ impl Run<'_> {
             programs,
         })
     }
+}
+
+/// `cargo xtask build-all`: prints the plan as a script (`dry_run`), or builds it and prints
+/// the hardening of every program, as `polylink checksec` reads it.
+pub fn build_all(ctx: &Ctx, out_dir: Option<&Path>, dry_run: bool) -> Result<()> {
+    use std::io::Write as _;
+    let plan = Plan::new(
+        Layout::new(&ctx.root, out_dir),
+        &crate::tools::c_compiler()?,
+    );
+    if dry_run {
+        std::io::stdout().write_all(plan.script().as_bytes())?;
+        return Ok(());
+    }
+    let manifest = checked(ctx, &plan)?;
+    let results = manifest
+        .programs
+        .iter()
+        .map(|p| {
+            crate::checksec::check(&p.path)
+                .map_err(|fault| anyhow::anyhow!("{}: {fault}", p.path.display()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    crate::checksec::print_table(&mut std::io::stdout().lock(), &results)?;
+    Ok(())
+}
+
+/// The tasks that inspect the build first bring the default build up to date.
+pub fn default_build(ctx: &Ctx) -> Result<(Plan, Manifest)> {
+    let plan = Plan::new(Layout::new(&ctx.root, None), &crate::tools::c_compiler()?);
+    let manifest = checked(ctx, &plan)?;
+    Ok((plan, manifest))
+}
+
+/// Checks the header and the tools, then runs the plan.
+fn checked(ctx: &Ctx, plan: &Plan) -> Result<Manifest> {
+    crate::header::check(&plan.layout.root)?;
+    crate::tools::check(ctx, &plan.cc)?;
+    run(ctx, plan)
 }

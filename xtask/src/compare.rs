@@ -16,6 +16,7 @@ use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol};
 use serde_json::{Value, json};
 
+use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::manifest::Manifest;
 use polylink_routines_report::{Agreement, CopyRow, Figures};
@@ -104,13 +105,13 @@ impl Report {
 const WRITE_TEXTS: [&str; 3] = ["hello from the write routine\n", "two\nlines\n", "-"];
 
 /// Compares every routine of the build in `manifest` and measures the costs.
-pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
+pub fn run(ctx: &Ctx, manifest: &Manifest) -> Result<Report> {
     let program = &manifest
         .program("polylink-routines")
         .context("the build manifest lists no polylink-routines")?
         .path;
     let program = program.to_string_lossy().into_owned();
-    let agree: Vec<Agreement> = json_of(Cmd::new(&program).args(["agree", "--json"]), verbose)?;
+    let agree: Vec<Agreement> = json_of(ctx, Cmd::new(&program).args(["agree", "--json"]))?;
 
     let mut routines = Vec::new();
     for raw in &manifest.raw_bins {
@@ -136,7 +137,7 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
             row.note = format!("needs {relocations} relocations: cannot be embedded raw");
         }
         if name == "write_stdout" {
-            row.results_match = Some(writes_agree(&program, verbose)?);
+            row.results_match = Some(writes_agree(ctx, &program)?);
             row.cases = WRITE_TEXTS.len();
             row.note = "the exact bytes on stdout, through each path".into();
         } else if let Some(found) = agree.iter().find(|r| r.name == name) {
@@ -156,7 +157,7 @@ pub fn run(manifest: &Manifest, verbose: bool) -> Result<Report> {
         routines.push(row);
     }
 
-    let figures: Figures = json_of(Cmd::new(&program).args(["measure", "--json"]), verbose)?;
+    let figures: Figures = json_of(ctx, Cmd::new(&program).args(["measure", "--json"]))?;
     let ratios = ratios(&figures)?;
     Ok(Report {
         routines,
@@ -173,8 +174,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Runs `cmd` and parses its stdout as JSON of type `T`.
-fn json_of<T: serde::de::DeserializeOwned>(cmd: Cmd, verbose: bool) -> Result<T> {
-    let output = cmd.run(verbose)?;
+fn json_of<T: serde::de::DeserializeOwned>(ctx: &Ctx, cmd: Cmd) -> Result<T> {
+    let output = cmd.run(ctx.verbose)?;
     serde_json::from_slice(&output.stdout).with_context(|| format!("`{cmd}` printed no JSON"))
 }
 
@@ -206,12 +207,12 @@ pub fn routine_in_object(path: &Path, symbol: &str) -> Result<(Vec<u8>, usize)> 
 }
 
 /// Whether `polylink-routines write` puts exactly the given bytes on stdout through both paths.
-fn writes_agree(program: &str, verbose: bool) -> Result<bool> {
+fn writes_agree(ctx: &Ctx, program: &str) -> Result<bool> {
     for text in WRITE_TEXTS {
         for via in ["linked", "embedded"] {
             let output = Cmd::new(program)
                 .args(["write", "--via", via, "--", text])
-                .run(verbose)?;
+                .run(ctx.verbose)?;
             if output.stdout != text.as_bytes() {
                 return Ok(false);
             }
@@ -429,4 +430,21 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// `cargo xtask compare [--json]`: fails when the linked and embedded routines differ.
+pub fn task(ctx: &Ctx, json: bool) -> Result<std::process::ExitCode> {
+    let (_, manifest) = crate::build::default_build(ctx)?;
+    let report = run(ctx, &manifest)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        print_json(&mut out, &report)?;
+    } else {
+        print_table(&mut out, &report)?;
+    }
+    if !report.consistent() {
+        eprintln!("error: the linked and embedded routines differ");
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }

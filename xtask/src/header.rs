@@ -67,3 +67,17 @@ pub fn write(root: &Path) -> Result<bool> {
     fsutil::write_atomic(&path, &fresh)?;
     Ok(true)
 }
+
+/// `cargo xtask header [--check]`.
+pub fn task(root: &Path, check_only: bool) -> Result<()> {
+    if check_only {
+        return check(root);
+    }
+    let state = if write(root)? {
+        "written"
+    } else {
+        "already current"
+    };
+    crate::build::progress("Finished", &format!("{HEADER} {state}"));
+    Ok(())
+}

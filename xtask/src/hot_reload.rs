@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use notify::{RecursiveMode, Watcher};
 
+use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::plan::Layout;
 use polylink_hot::monotonic_ns;
@@ -52,7 +53,6 @@ pub struct Options {
     pub demo: bool,
     /// Where the sources and bins live [default: <target>/polylink/hot, or hot-demo with --demo].
     pub dir: Option<PathBuf>,
-    pub verbose: bool,
 }
 
 /// What reaches the session's one loop.
@@ -77,7 +77,7 @@ struct Session {
     written: HashMap<String, u64>,
     /// Bin written → first call of the new code, for every reload the host made itself.
     reloads: Vec<Duration>,
-    verbose: bool,
+    ctx: Ctx,
 }
 
 /// The binaries a session runs, built with cargo.
@@ -86,15 +86,15 @@ struct Binaries {
     polylink: PathBuf,
 }
 
-fn build(root: &Path, verbose: bool) -> Result<Binaries> {
-    crate::tools::check_nasm(verbose)?;
+fn build(ctx: &Ctx) -> Result<Binaries> {
+    crate::tools::check_nasm(ctx)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     Cmd::new(&cargo)
         .args(["build", "--quiet", "--package", "polylink-hot-host"])
         .args(["--package", "polylink-cli"])
-        .cwd(root)
-        .run(verbose)?;
-    let debug = Layout::new(root, None).cargo_target.join("debug");
+        .cwd(&ctx.root)
+        .run(ctx.verbose)?;
+    let debug = Layout::new(&ctx.root, None).cargo_target.join("debug");
     Ok(Binaries {
         host: debug.join("polylink-hot-host"),
         polylink: debug.join("polylink"),
@@ -112,7 +112,8 @@ impl Session {
     /// Writes each missing source (each one, afresh, when `fresh`; nothing else in the
     /// directory is touched), assembles them, starts the host on the bins and watches the
     /// sources.
-    fn start(bins: &Binaries, dir: &Path, fresh: bool, verbose: bool) -> Result<Session> {
+    fn start(ctx: &Ctx, bins: &Binaries, dir: &Path, fresh: bool) -> Result<Session> {
+        let verbose = ctx.verbose;
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         for (name, body) in FIRST {
@@ -125,7 +126,7 @@ impl Session {
         let mut session_assembled = HashMap::new();
         let mut written = HashMap::new();
         for name in SLOTS {
-            let (text, at) = assemble(dir, name, verbose)?;
+            let (text, at) = assemble(ctx, dir, name)?;
             session_assembled.insert(name.to_owned(), text);
             written.insert(name.to_owned(), at);
         }
@@ -158,7 +159,7 @@ impl Session {
             assembled: session_assembled,
             written,
             reloads: Vec::new(),
-            verbose,
+            ctx: ctx.clone(),
         })
     }
 
@@ -218,7 +219,7 @@ impl Session {
         if text.trim().is_empty() || self.assembled.get(*name) == Some(&text) {
             return Ok(());
         }
-        match assemble(&self.dir, name, self.verbose) {
+        match assemble(&self.ctx, &self.dir, name) {
             Ok((text, at)) => {
                 self.written.insert(name.to_string(), at);
                 println!("watch | {name}.asm saved: assembled into {name}.bin");
@@ -267,7 +268,7 @@ impl Drop for Session {
 /// `nasm -f bin` of `NAME.asm` into `NAME.bin`, through `NAME.bin.tmp` and a rename; returns
 /// the source assembled and when the bin was renamed into place (CLOCK_MONOTONIC ns). Empty
 /// output is refused, and the old bin stays.
-fn assemble(dir: &Path, name: &str, verbose: bool) -> Result<(String, u64)> {
+fn assemble(ctx: &Ctx, dir: &Path, name: &str) -> Result<(String, u64)> {
     let asm = dir.join(format!("{name}.asm"));
     let text = std::fs::read_to_string(&asm)
         .with_context(|| format!("could not read {}", asm.display()))?;
@@ -278,7 +279,7 @@ fn assemble(dir: &Path, name: &str, verbose: bool) -> Result<(String, u64)> {
         .arg(&tmp)
         .arg(&asm)
         .install_hint(crate::platform::install_hint("nasm"));
-    if let Err(err) = nasm.run(verbose) {
+    if let Err(err) = nasm.run(ctx.verbose) {
         let _ = std::fs::remove_file(&tmp);
         return Err(err.into());
     }
@@ -345,15 +346,15 @@ fn verdict(took: Duration, target: Duration) -> &'static str {
     if took < target { "under" } else { "OVER" }
 }
 
-pub fn run(root: &Path, options: &Options) -> Result<()> {
-    let bins = build(root, options.verbose)?;
+pub fn run(ctx: &Ctx, options: &Options) -> Result<()> {
+    let bins = build(ctx)?;
     let default = if options.demo { "hot-demo" } else { "hot" };
     let dir = options
         .dir
         .clone()
-        .unwrap_or_else(|| Layout::new(root, None).out.join(default));
+        .unwrap_or_else(|| Layout::new(&ctx.root, None).out.join(default));
     let dir = std::path::absolute(&dir).unwrap_or(dir);
-    let mut session = Session::start(&bins, &dir, options.demo, options.verbose)?;
+    let mut session = Session::start(ctx, &bins, &dir, options.demo)?;
     let ready = session.pump(Some(CHANGE_WAIT), |e| matches!(e, Event::Ready { .. }))?;
     if options.demo {
         return demo(&mut session, &bins, &ready);
@@ -513,7 +514,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
             &patches.join(format!("{name}.asm")),
             &source("step", version.body),
         )?;
-        assemble(&patches, &name, session.verbose)?;
+        assemble(&session.ctx, &patches, &name)?;
         let file = patches.join(format!("{name}.bin"));
         let patch = Cmd::new(bins.polylink.display().to_string())
             .args([
@@ -529,7 +530,7 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
             "\npatch | {patch}    ({})",
             version.body.replace('\n', "; ")
         );
-        let output = patch.run(session.verbose)?;
+        let output = patch.run(session.ctx.verbose)?;
         let report: Report = serde_json::from_slice(&output.stdout)
             .context("polylink patch --json printed no report")?;
         println!(

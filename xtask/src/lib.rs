@@ -23,6 +23,14 @@ pub use polylink_inspect::{checksec, link_order, nm, symbols};
 
 use std::path::{Path, PathBuf};
 
+/// What every task is given: the source tree it works on, and whether to echo each command it
+/// runs (and say why each build step runs or is fresh).
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub root: PathBuf,
+    pub verbose: bool,
+}
+
 /// The source tree this xtask was built from.
 pub fn default_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

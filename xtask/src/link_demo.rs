@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::link_order;
 use crate::manifest::Manifest;
@@ -27,7 +28,8 @@ pub struct Verdict {
 
 /// Runs the demonstration, writing the story to `w`. It went as GNU ld behaves when the wrong
 /// order fails with undefined references and the right order links.
-pub fn run(manifest: &Manifest, cc: &str, verbose: bool, w: &mut impl Write) -> Result<Verdict> {
+pub fn run(ctx: &Ctx, manifest: &Manifest, cc: &str, w: &mut impl Write) -> Result<Verdict> {
+    let verbose = ctx.verbose;
     let need = |o: Option<&crate::manifest::Artifact>, what: &str| {
         o.map(|a| a.path.clone())
             .with_context(|| format!("the build manifest lists no {what}"))
@@ -183,6 +185,17 @@ pub fn undefined_references(stderr: &str) -> BTreeSet<String> {
         .skip(1)
         .filter_map(|rest| rest.split_once('\'').map(|(name, _)| name.to_owned()))
         .collect()
+}
+
+/// `cargo xtask link-demo`: fails unless the linker behaved as GNU ld does.
+pub fn task(ctx: &Ctx) -> Result<std::process::ExitCode> {
+    let (plan, manifest) = crate::build::default_build(ctx)?;
+    let verdict = run(ctx, &manifest, &plan.cc, &mut std::io::stdout())?;
+    if verdict.undefined.is_empty() || !verdict.right_order_links {
+        eprintln!("error: the linker did not behave as GNU ld does");
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

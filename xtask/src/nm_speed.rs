@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
+use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::plan::Layout;
 
@@ -43,7 +44,8 @@ pub struct Report {
 
 /// Builds what is needed (the fixture unless `file` is given, and the release `polylink`), checks
 /// that both tools print the same, and times them over `rounds` rounds.
-pub fn run(root: &Path, file: Option<&Path>, rounds: usize, verbose: bool) -> Result<Report> {
+pub fn run(ctx: &Ctx, file: Option<&Path>, rounds: usize) -> Result<Report> {
+    let (root, verbose) = (ctx.root.as_path(), ctx.verbose);
     let layout = Layout::new(root, None);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Cmd::new(&cargo)
@@ -175,4 +177,13 @@ pub fn print(w: &mut impl Write, report: &Report, shown: &Path) -> std::io::Resu
         )?;
     }
     writeln!(w, "  (outputs checked identical before timing)")
+}
+
+/// `cargo xtask nm-speed [--rounds N] [FILE]`.
+pub fn task(ctx: &Ctx, rounds: usize, file: Option<&Path>) -> Result<()> {
+    let file = file.map(std::path::absolute).transpose()?;
+    let report = run(ctx, file.as_deref(), rounds)?;
+    let shown = crate::cmd::relative_to(&report.file, &ctx.root).to_path_buf();
+    print(&mut std::io::stdout().lock(), &report, &shown)?;
+    Ok(())
 }

@@ -3,6 +3,7 @@
 //! Debian-like system build-all installs nasm itself, after saying so, unless
 //! `POLYLINK_NO_INSTALL=1`.
 
+use crate::Ctx;
 use anyhow::{Context, Result, bail};
 
 use crate::cmd::{Cmd, CmdError};
@@ -50,9 +51,9 @@ pub fn parse_nasm_version(text: &str) -> Option<(u32, u32)> {
 }
 
 /// Checks every tool and reports all problems at once.
-pub fn check(cc: &str, echo: bool) -> Result<()> {
+pub fn check(ctx: &Ctx, cc: &str) -> Result<()> {
     let mut problems = Vec::new();
-    if let Err(problem) = check_nasm(echo) {
+    if let Err(problem) = check_nasm(ctx) {
         problems.push(format!("{problem:#}"));
     }
     let probes = [
@@ -64,7 +65,7 @@ pub fn check(cc: &str, echo: bool) -> Result<()> {
             .install_hint(platform::install_hint("binutils")),
     ];
     for probe in probes {
-        if let Err(e) = probe.run(echo) {
+        if let Err(e) = probe.run(ctx.verbose) {
             problems.push(e.to_string());
         }
     }
@@ -78,14 +79,14 @@ pub fn check(cc: &str, echo: bool) -> Result<()> {
 }
 
 /// Checks that nasm is there and new enough (installing it where build-all would).
-pub fn check_nasm(echo: bool) -> Result<()> {
+pub fn check_nasm(ctx: &Ctx) -> Result<()> {
     let probe = Cmd::new("nasm")
         .arg("-v")
         .install_hint(platform::install_hint("nasm"));
-    let output = match probe.run(echo) {
+    let output = match probe.run(ctx.verbose) {
         Err(CmdError::NotFound { .. }) if may_install() => {
-            install_nasm(echo)?;
-            probe.run(echo)?
+            install_nasm(ctx)?;
+            probe.run(ctx.verbose)?
         }
         result => result?,
     };
@@ -113,7 +114,7 @@ fn may_install() -> bool {
         && platform::is_debian_like()
 }
 
-fn install_nasm(echo: bool) -> Result<()> {
+fn install_nasm(ctx: &Ctx) -> Result<()> {
     eprintln!(
         "{:>12} nasm with `apt-get install -y nasm`: it is missing, and this is root on a \
          Debian-like system (POLYLINK_NO_INSTALL=1 turns this off)",
@@ -122,10 +123,10 @@ fn install_nasm(echo: bool) -> Result<()> {
     let install = Cmd::new("apt-get")
         .args(["install", "-y", "nasm"])
         .env("DEBIAN_FRONTEND", "noninteractive");
-    if install.run(echo).is_err() {
+    if install.run(ctx.verbose).is_err() {
         // A fresh machine may have no package lists yet.
-        Cmd::new("apt-get").arg("update").run(echo)?;
-        install.run(echo).context("installing nasm failed")?;
+        Cmd::new("apt-get").arg("update").run(ctx.verbose)?;
+        install.run(ctx.verbose).context("installing nasm failed")?;
     }
     Ok(())
 }
