@@ -2,7 +2,7 @@
 //! doctor's verdicts and proposals held to what GNU ld does with the same inputs.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polylink_inspect::link_order::{self, Line, Options};
 use polylink_tests::{Lcg, build, describe, layout, output_of, polylink, xtask_ok};
@@ -508,4 +508,49 @@ fn link_order_refuses_bad_input_by_name() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// What link-order asks of the system goes through one trait: answered here with fixed data (a
+/// search directory and a driver line), the replay finds `-la` where the data says, and the
+/// `-lb` the "driver" adds after the user's inputs resolves what liba.a needs (main.o, a.o and
+/// b.o: three units), without running ld or cc.
+#[test]
+fn the_system_is_asked_through_one_trait() {
+    struct Fixed(PathBuf);
+    impl polylink_inspect::System for Fixed {
+        fn ld_search_dirs(&self) -> polylink_inspect::Result<Vec<PathBuf>> {
+            Ok(vec![self.0.clone()])
+        }
+        fn driver_line(
+            &self,
+            cc_args: &[String],
+            mark: &str,
+        ) -> polylink_inspect::Result<(String, String)> {
+            assert_eq!(cc_args, ["-nostartfiles"]);
+            Ok((
+                "fixed-cc".into(),
+                format!("Using built-in specs.\n /fixed/collect2 -o a.out {mark} -lb\n"),
+            ))
+        }
+        fn cpp_filt(&self, _: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
+            unreachable!("link-order demangles nothing")
+        }
+    }
+    let fixtures = polylink_tests::root().join("tests/data/elf");
+    let main = fixtures.join("main.o").display().to_string();
+    let options = Options {
+        cc: true,
+        cc_args: vec!["-nostartfiles".into()],
+        inputs: vec![main, "-la".into()],
+        ..Options::default()
+    };
+    let line = Line::read(&options, &Fixed(fixtures.clone())).unwrap();
+    let report = link_order::diagnose(&line);
+    assert!(report.links, "{}", report.text);
+    assert!(
+        report.text.contains("ld would load 3 units")
+            && report.text.contains("elf/liba.a: 1 of 2 members pulled in"),
+        "{}",
+        report.text
+    );
 }

@@ -6,6 +6,7 @@ mod checksec;
 mod compare;
 mod elf;
 mod emit;
+mod golden;
 mod header;
 mod hot;
 mod jit;

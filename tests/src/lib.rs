@@ -287,6 +287,9 @@ pub fn run_program(name: &str, args: &[&str]) -> Output {
 pub fn check_golden(name: &str, actual: &str) {
     let path = root().join("tests/data").join(name);
     if std::env::var_os("POLYLINK_BLESS").is_some_and(|v| v == "1") {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("creating {dir:?}: {e}"));
+        }
         std::fs::write(&path, actual).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
         return;
     }
