@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use polylink_tests::{build, copy_of_sources, describe, output_of, root, xtask, xtask_ok};
+use polylink_tests::{build, copy_of_sources, root, xtask, xtask_ok};
 
 /// The steps a build-all run reports running, as "Verb subject".
 fn steps_run(stderr: &[u8]) -> Vec<String> {
@@ -36,14 +36,8 @@ fn sources_with_a_broken_asm() -> (tempfile::TempDir, usize) {
 }
 
 /// Runs build-all as `command` describes, requires exit status 1, and returns stderr.
-fn build_all_fails(command: &mut std::process::Command) -> String {
-    let output = output_of(command);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("build-all", &output)
-    );
+fn build_all_fails(command: &mut polylink_tests::Command) -> String {
+    let output = command.assert().code(1).get_output().clone();
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -167,12 +161,11 @@ fn the_dry_run_script_reproduces_the_build() {
     let script_path = scratch.path().join("build.sh");
     std::fs::write(&script_path, script).unwrap();
 
-    let run = output_of(
-        polylink_tests::tool("bash")
-            .arg(&script_path)
-            .current_dir(scratch.path()),
-    );
-    assert!(run.status.success(), "{}", describe("bash build.sh", &run));
+    polylink_tests::tool("bash")
+        .arg(&script_path)
+        .current_dir(scratch.path())
+        .assert()
+        .success();
     assert!(!manifest.programs.is_empty());
     for program in &manifest.programs {
         let ours = std::fs::read(out.join("bin").join(&program.name)).unwrap();
@@ -183,7 +176,7 @@ fn the_dry_run_script_reproduces_the_build() {
 
 #[test]
 fn run_bare_it_lists_the_tasks() {
-    let output = output_of(&mut xtask());
+    let output = xtask().assert().get_output().clone();
     let help = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
     for task in ["build-all", "header", "link-demo"] {

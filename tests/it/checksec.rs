@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polylink_tests::{build, describe, output_of, polylink, polylink_ok, xtask_ok};
+use polylink_tests::{build, polylink, polylink_ok, xtask_ok};
 
 fn checksec_json(files: &[PathBuf]) -> Vec<serde_json::Value> {
     let output = polylink_ok(
@@ -24,7 +24,12 @@ fn checksec_json(files: &[PathBuf]) -> Vec<serde_json::Value> {
 }
 
 fn readelf(args: &[&str], file: &Path) -> String {
-    let output = output_of(polylink_tests::tool("readelf").args(args).arg(file));
+    let output = polylink_tests::tool("readelf")
+        .args(args)
+        .arg(file)
+        .assert()
+        .get_output()
+        .clone();
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -74,18 +79,13 @@ fn program(dir: &Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, source).unwrap();
     let out = dir.join(name);
-    let output = output_of(
-        polylink_tests::tool("cc")
-            .args(flags)
-            .arg(&c)
-            .arg("-o")
-            .arg(&out),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        describe(&format!("cc {flags:?}"), &output)
-    );
+    polylink_tests::tool("cc")
+        .args(flags)
+        .arg(&c)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
     out
 }
 
@@ -215,12 +215,16 @@ fn a_file_that_is_not_elf_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
     std::fs::write(&text, "not a program\n").unwrap();
-    let output = output_of(polylink().arg("checksec").arg(&text));
-    assert_eq!(output.status.code(), Some(1));
+    let output = polylink()
+        .arg("checksec")
+        .arg(&text)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        String::from_utf8_lossy(&output.stderr)
-            .contains(&format!("error: {}: not an ELF file", text.display())),
-        "{}",
-        describe("xtask checksec notes.txt", &output)
+        stderr.contains(&format!("error: {}: not an ELF file", text.display())),
+        "{stderr}"
     );
 }

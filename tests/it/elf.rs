@@ -5,7 +5,7 @@ use std::path::Path;
 use object::elf;
 use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object};
-use polylink_tests::{build, describe, nasm, output_of};
+use polylink_tests::{build, nasm};
 
 /// The parts of an executable's headers these tests look at.
 #[derive(Debug)]
@@ -112,14 +112,13 @@ fn an_object_without_the_stack_note_gets_an_executable_stack() {
     let objects = [("bare", bare), ("noted", noted)]
         .map(|(name, source)| nasm(dir.path(), name, "elf64", source));
     let program = dir.path().join("bare");
-    let ld = output_of(
-        polylink_tests::tool("ld")
-            .arg("-o")
-            .arg(&program)
-            .args(&objects),
-    );
-    assert!(ld.status.success(), "{}", describe("ld", &ld));
-    let stderr = String::from_utf8_lossy(&ld.stderr);
+    let ld = polylink_tests::tool("ld")
+        .arg("-o")
+        .arg(&program)
+        .args(&objects)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&ld.get_output().stderr);
     assert!(
         stderr.contains("missing .note.GNU-stack section implies executable stack"),
         "ld said: {stderr}"

@@ -577,7 +577,12 @@ fn the_measured_mix_is_the_same_bytes_from_both_encoders() {
 
 /// Runs `polylink asm ARGS` and returns (exit code, stdout, stderr).
 fn asm_cli(args: &[&str]) -> (i32, String, String) {
-    let output = polylink_tests::output_of(polylink_tests::polylink().arg("asm").args(args));
+    let output = polylink_tests::polylink()
+        .arg("asm")
+        .args(args)
+        .assert()
+        .get_output()
+        .clone();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -618,12 +623,13 @@ fn polylink_asm_calls_prints_and_writes_the_code() {
         std::fs::read(&bin).unwrap(),
         std::fs::read(nasm_bin).unwrap()
     );
-    let run = polylink_tests::output_of(
-        polylink_tests::polylink()
-            .arg("run")
-            .arg(&bin)
-            .args(["40", "2"]),
-    );
+    let run = polylink_tests::polylink()
+        .arg("run")
+        .arg(&bin)
+        .args(["40", "2"])
+        .assert()
+        .get_output()
+        .clone();
     assert_eq!(String::from_utf8_lossy(&run.stdout), "42\n");
     // From a file, with labels: the sum of 1..=100 with a loop.
     let file = dir.path().join("sum.asm");

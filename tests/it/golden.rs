@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polylink_tests::{check_golden, describe, output_of, polylink, root, tool};
+use polylink_tests::{check_golden, polylink, root, tool};
 
 const FIXTURES: [&str; 7] = [
     "kinds.o",
@@ -38,14 +38,14 @@ fn dir() -> PathBuf {
 /// Runs polylink in the fixtures' directory (so paths print as bare names); returns what it
 /// printed, with its exit code on the first line when it is not 0.
 fn polylink_in_fixtures(args: &[&str]) -> String {
-    let output = output_of(polylink().args(args).current_dir(dir()));
+    let ran = polylink().args(args).current_dir(dir()).assert();
+    let output = ran.get_output();
     let code = output.status.code();
     assert!(
         matches!(code, Some(0 | 1)) && !String::from_utf8_lossy(&output.stderr).contains("panick"),
-        "{}",
-        describe(&format!("polylink {}", args.join(" ")), &output)
+        "{ran}"
     );
-    let stdout = String::from_utf8(output.stdout).expect("polylink prints UTF-8 here");
+    let stdout = String::from_utf8(output.stdout.clone()).expect("polylink prints UTF-8 here");
     match code {
         Some(0) => stdout,
         _ => format!("exit: {}\n{stdout}", code.unwrap_or(-1)),
@@ -111,14 +111,14 @@ fn printers_match_their_golden_files() {
 /// What GNU nm prints for `file` with `flags` (no plugin, C locale), with its exit code on the
 /// first line when it is not 0, as `polylink_in_fixtures` writes it.
 fn gnu_nm(flags: &[&str], file: &str) -> String {
-    let output = output_of(
-        tool("nm")
-            .args(["--plugin", "/dev/null"])
-            .args(flags)
-            .arg(file)
-            .env("LC_ALL", "C")
-            .current_dir(Path::new(&dir())),
-    );
+    let ran = tool("nm")
+        .args(["--plugin", "/dev/null"])
+        .args(flags)
+        .arg(file)
+        .env("LC_ALL", "C")
+        .current_dir(Path::new(&dir()))
+        .assert();
+    let output = ran.get_output();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     match output.status.code() {
         Some(0) => stdout,

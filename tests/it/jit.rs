@@ -2,7 +2,7 @@
 //! cannot be run.
 
 use polylink_exec::{CodeBuffer, ModuleBuilder};
-use polylink_tests::{describe, nasm, output_of, polylink};
+use polylink_tests::{nasm, polylink};
 
 const ADD: &str = "bits 64\nmov rax, rdi\nadd rax, rsi\nret\n";
 
@@ -11,19 +11,22 @@ fn raw_code_from_nasm_runs_through_polylink_run() {
     let dir = tempfile::tempdir().unwrap();
     let bin = nasm(dir.path(), "add", "bin", ADD);
     assert_eq!(std::fs::read(&bin).unwrap().len(), 7);
-    let output = output_of(polylink().arg("run").arg(&bin).args(["40", "2"]));
-    assert!(
-        output.status.success(),
-        "{}",
-        describe("polylink run add.bin 40 2", &output)
-    );
+    let output = polylink()
+        .arg("run")
+        .arg(&bin)
+        .args(["40", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     assert_eq!(String::from_utf8_lossy(&output.stdout), "42\n");
-    let output = output_of(
-        polylink()
-            .arg("run")
-            .arg(&bin)
-            .args(["0xffffffffffffffff", "2"]),
-    );
+    let output = polylink()
+        .arg("run")
+        .arg(&bin)
+        .args(["0xffffffffffffffff", "2"])
+        .assert()
+        .get_output()
+        .clone();
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
         "1\n",
@@ -75,14 +78,15 @@ fn bad_raw_code_and_bad_arguments_are_refused_with_a_clear_error() {
         (&add, &["-1"], 2, "not an unsigned 64-bit integer".into()),
     ];
     for (file, args, status, message) in cases {
-        let output = output_of(polylink().arg("run").arg(file).args(args));
+        let output = polylink()
+            .arg("run")
+            .arg(file)
+            .args(args)
+            .assert()
+            .code(status)
+            .get_output()
+            .clone();
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(
-            output.status.code(),
-            Some(status),
-            "{}",
-            describe(&message, &output)
-        );
         assert!(stderr.contains(&message), "no {message:?} in: {stderr}");
         assert!(output.stdout.is_empty());
     }
@@ -119,14 +123,14 @@ fn code_needing_a_missing_cpu_feature_is_refused_not_run() {
             let source = "bits 64\nvpaddd ymm0, ymm1, ymm2\nvzeroupper\nret\n";
             ("AVX2", nasm(dir.path(), "avx2", "bin", source))
         });
-    let output = output_of(command.arg("run").arg(&bin));
+    let output = command
+        .arg("run")
+        .arg(&bin)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("polylink run", &output)
-    );
     let message = format!("needs the CPU feature {feature}, which this CPU does not have");
     assert!(stderr.contains(&message), "no {message:?} in: {stderr}");
 }
@@ -264,12 +268,7 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
             object.to_str().unwrap(),
         ],
     ] {
-        let output = output_of(polylink_tests::tool("cc").args(&args));
-        assert!(
-            output.status.success(),
-            "{}",
-            describe(&format!("cc {args:?}"), &output)
-        );
+        polylink_tests::tool("cc").args(&args).assert().success();
     }
     let (bytes, relocations) = xtask::compare::routine_in_object(&object, "gcd").unwrap();
     assert_eq!(relocations, 0, "a leaf function needs no relocations");
@@ -285,13 +284,19 @@ fn a_leaf_function_cut_out_of_gcc_output_agrees_with_the_native_call() {
         (97, 89),
     ] {
         let (a, b) = (a.to_string(), b.to_string());
-        let expected = output_of(polylink_tests::tool(&native).args([&a, &b]));
-        let got = output_of(polylink().arg("run").arg(&raw).args([&a, &b]));
-        assert!(
-            got.status.success(),
-            "{}",
-            describe("polylink run gcd.bin", &got)
-        );
+        let expected = polylink_tests::tool(&native)
+            .args([&a, &b])
+            .assert()
+            .get_output()
+            .clone();
+        let got = polylink()
+            .arg("run")
+            .arg(&raw)
+            .args([&a, &b])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
         assert_eq!(got.stdout, expected.stdout, "gcd({a}, {b})");
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use polylink_inspect::link_order::{self, Line, Options};
-use polylink_tests::{Lcg, build, describe, layout, output_of, polylink, xtask_ok};
+use polylink_tests::{Assert, Lcg, build, layout, polylink, xtask_ok};
 
 #[test]
 fn wrong_link_order_is_reproduced_and_explained() {
@@ -89,8 +89,11 @@ struct Seen {
     groups: usize,
 }
 
-fn run_tool(dir: &Path, program: &str, args: &[String]) -> std::process::Output {
-    output_of(polylink_tests::tool(program).current_dir(dir).args(args))
+fn run_tool(dir: &Path, program: &str, args: &[String]) -> Assert {
+    polylink_tests::tool(program)
+        .current_dir(dir)
+        .args(args)
+        .assert()
 }
 
 /// The symbols ld reported after a given phrase ("undefined reference to `", "multiple
@@ -181,8 +184,7 @@ fn link_order_verdicts_agree_with_ld_on_generated_cases() {
             )
             .unwrap();
             let object = format!("m{i}.o");
-            let out = run_tool(dir, "as", &[source.clone(), "-o".into(), object.clone()]);
-            assert!(out.status.success(), "{}", describe("as", &out));
+            run_tool(dir, "as", &[source.clone(), "-o".into(), object.clone()]).success();
             let place = match i {
                 0..=2 if cycle => [1, 2, 0][i],
                 _ if real_common && i == n => 1 + rng.below(archives),
@@ -200,8 +202,7 @@ fn link_order_verdicts_agree_with_ld_on_generated_cases() {
             let name = format!("liba{a}.a");
             let mut args = vec!["rcs".to_owned(), name.clone()];
             args.extend(objects.iter().cloned());
-            let out = run_tool(dir, "ar", &args);
-            assert!(out.status.success(), "{}", describe("ar", &out));
+            run_tool(dir, "ar", &args).success();
             inputs.push(name);
         }
         for case in 0..6 {
@@ -233,7 +234,7 @@ fn link_order_verdicts_agree_with_ld_on_generated_cases() {
             let ld = |args: &[String]| {
                 let mut full = vec!["-o".to_owned(), "out".into()];
                 full.extend(args.iter().cloned());
-                run_tool(dir, "ld", &full)
+                run_tool(dir, "ld", &full).get_output().clone()
             };
             let linked = ld(&order);
             let stderr = String::from_utf8_lossy(&linked.stderr).into_owned();
@@ -372,14 +373,13 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
     let archive = layout.lib("libpolylink.a");
     let [main, tour, archive] = [&main, &tour, &archive].map(|p| p.display().to_string());
 
-    let output = output_of(polylink().args(["link-order", "--cc", &archive, &main, &tour]));
+    let output = polylink()
+        .args(["link-order", "--cc", &archive, &main, &tour])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("link-order", &output)
-    );
     let hello = stdout
         .lines()
         .position(|l| l.trim_start().starts_with("hello,") || l.trim() == "hello")
@@ -398,7 +398,11 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
         "{stdout}"
     );
     // Without --cc, libc's symbols are missing too: said, and no order is proposed.
-    let output = output_of(polylink().args(["link-order", &main, &tour, &archive]));
+    let output = polylink()
+        .args(["link-order", &main, &tour, &archive])
+        .assert()
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(
@@ -408,17 +412,14 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
 
     let dir = tempfile::tempdir().unwrap();
     let dot = dir.path().join("graph.dot");
-    let output = output_of(
-        polylink()
-            .args(["link-order", "--cc", "--dot"])
-            .arg(&dot)
-            .args([&main, &tour, &archive]),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        describe("link-order --cc", &output)
-    );
+    let output = polylink()
+        .args(["link-order", "--cc", "--dot"])
+        .arg(&dot)
+        .args([&main, &tour, &archive])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("This order links"), "{stdout}");
     let graph = std::fs::read_to_string(&dot).unwrap();
@@ -442,8 +443,11 @@ fn link_order_diagnoses_the_wrong_order_of_the_project_link() {
     assert!(line.contains("hello"), "{line}");
     let dot_tool = polylink_tests::tool("dot").arg("-V").output();
     if dot_tool.is_ok_and(|o| o.status.success()) {
-        let out = output_of(polylink_tests::tool("dot").arg("-Tsvg").arg(&dot));
-        assert!(out.status.success(), "{}", describe("dot -Tsvg", &out));
+        polylink_tests::tool("dot")
+            .arg("-Tsvg")
+            .arg(&dot)
+            .assert()
+            .success();
     }
 }
 
@@ -456,19 +460,19 @@ fn link_order_refuses_bad_input_by_name() {
     std::fs::write(&text, "not an object\n").unwrap();
     let object = dir.path().join("empty.o");
     let show = |p: &Path| p.display().to_string();
-    let out = run_tool(
+    run_tool(
         dir.path(),
         "as",
         &["/dev/null".into(), "-o".into(), show(&object)],
-    );
-    assert!(out.status.success(), "{}", describe("as", &out));
+    )
+    .success();
     let bare = dir.path().join("bare.a");
-    let out = run_tool(
+    run_tool(
         dir.path(),
         "ar",
         &["rcS".into(), show(&bare), show(&object)],
-    );
-    assert!(out.status.success(), "{}", describe("ar rcS", &out));
+    )
+    .success();
     let missing = dir.path().join("missing.o");
     for (args, expected) in [
         (
@@ -499,7 +503,12 @@ fn link_order_refuses_bad_input_by_name() {
             "-lpolylink-no-such-library: found in no search directory".into(),
         ),
     ] {
-        let output = output_of(polylink().arg("link-order").args(&args));
+        let output = polylink()
+            .arg("link-order")
+            .args(&args)
+            .assert()
+            .get_output()
+            .clone();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polylink_inspect::nm::{self, Options};
 use polylink_inspect::symbols::{self, Input, Table};
-use polylink_tests::{Lcg, build, describe, nasm, output_of, polylink, xtask};
+use polylink_tests::{Lcg, build, nasm, polylink, xtask};
 
 /// Files that hold each special case nm's letters and formats have: common, weak and weak
 /// object (defined and undefined), ifunc, unique (C++), absolute, TLS, read-only data, a name
@@ -53,12 +53,11 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
     std::fs::write(dir.join("cases.c"), c).unwrap();
     std::fs::write(dir.join("cases.cpp"), cpp).unwrap();
     let run = |program: &str, args: &[&str]| {
-        let output = output_of(polylink_tests::tool(program).current_dir(dir).args(args));
-        assert!(
-            output.status.success(),
-            "{}",
-            describe(&format!("{program} {args:?}"), &output)
-        );
+        polylink_tests::tool(program)
+            .current_dir(dir)
+            .args(args)
+            .assert()
+            .success();
     };
     run("cc", &["-fcommon", "-O1", "-c", "cases.c", "-o", "cases.o"]);
     run(
@@ -131,18 +130,26 @@ const OPTION_SETS: [&[&str]; 21] = [
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
-    let output = output_of(
-        polylink_tests::tool("nm")
-            .env("LC_ALL", "C")
-            .args(["--plugin", "/dev/null"])
-            .args(args)
-            .args(files),
-    );
+    let output = polylink_tests::tool("nm")
+        .env("LC_ALL", "C")
+        .args(["--plugin", "/dev/null"])
+        .args(args)
+        .args(files)
+        .assert()
+        .get_output()
+        .clone();
     output.stdout
 }
 
 fn our_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
-    output_of(polylink().arg("nm").args(args).args(files)).stdout
+    polylink()
+        .arg("nm")
+        .args(args)
+        .args(files)
+        .assert()
+        .get_output()
+        .stdout
+        .clone()
 }
 
 /// The first line where two outputs differ, for the failure message.
@@ -424,18 +431,13 @@ fn a_bad_file_is_named_and_the_good_ones_still_listed() {
         with_first_member_size(&std::fs::read(&files[4]).unwrap(), "999999"),
     )
     .unwrap();
-    let output = output_of(polylink().arg("nm").args([
-        &truncated,
-        &files[0],
-        &liar,
-        &dir.path().join("missing.o"),
-    ]));
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("xtask nm", &output)
-    );
+    let output = polylink()
+        .arg("nm")
+        .args([&truncated, &files[0], &liar, &dir.path().join("missing.o")])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stdout.contains("T use"), "{stdout}");
@@ -458,10 +460,14 @@ fn a_bad_file_is_named_and_the_good_ones_still_listed() {
 fn nm_speed_prints_both_times_and_the_ratio() {
     let manifest = build();
     let archive = manifest.staticlib("libpolylink.a").unwrap().path.clone();
-    let output =
-        polylink_tests::output_of(xtask().args(["nm-speed", "--rounds", "1"]).arg(&archive));
+    let output = xtask()
+        .args(["nm-speed", "--rounds", "1"])
+        .arg(&archive)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{}", describe("nm-speed", &output));
     assert!(
         stdout.starts_with("nm on ") && stdout.contains(" symbols), median of each"),
         "{stdout}"
@@ -489,7 +495,12 @@ fn nm_speed_prints_both_times_and_the_ratio() {
     let dir = tempfile::tempdir().unwrap();
     let junk = dir.path().join("junk.o");
     std::fs::write(&junk, b"not an object").unwrap();
-    let output = polylink_tests::output_of(xtask().args(["nm-speed", "--rounds", "1"]).arg(&junk));
+    let output = xtask()
+        .args(["nm-speed", "--rounds", "1"])
+        .arg(&junk)
+        .assert()
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("junk.o"), "{stderr}");
@@ -501,7 +512,11 @@ fn nm_speed_prints_both_times_and_the_ratio() {
 #[test]
 fn cpp_names_are_demangled_as_nm_prints_them_in_the_system_cpp_library() {
     let file_name = |name: &str| {
-        let out = output_of(polylink_tests::tool("g++").arg(format!("-print-file-name={name}")));
+        let out = polylink_tests::tool("g++")
+            .arg(format!("-print-file-name={name}"))
+            .assert()
+            .get_output()
+            .clone();
         let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         path.canonicalize().unwrap_or(path)
     };
@@ -540,12 +555,13 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let files = special_cases(dir.path());
     let empty = tempfile::tempdir().unwrap();
-    let output = output_of(
-        polylink()
-            .env("PATH", empty.path())
-            .args(["nm", "-C"])
-            .args(&files),
-    );
+    let output = polylink()
+        .env("PATH", empty.path())
+        .args(["nm", "-C"])
+        .args(&files)
+        .assert()
+        .get_output()
+        .clone();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -558,15 +574,11 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
     assert!(stdout.contains("ns::K::f("), "{stdout}");
 
     let rust = build().staticlib("libpolylink.a").unwrap().path.clone();
-    let output = output_of(
-        polylink()
-            .env("PATH", empty.path())
-            .args(["nm", "-C"])
-            .arg(&rust),
-    );
-    assert!(
-        output.status.success() && output.stderr.is_empty(),
-        "{}",
-        describe("nm -C", &output)
-    );
+    polylink()
+        .env("PATH", empty.path())
+        .args(["nm", "-C"])
+        .arg(&rust)
+        .assert()
+        .success()
+        .stderr("");
 }

@@ -3,11 +3,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use polylink_hot_host::{By, Event};
-use polylink_tests::{Running, describe, hot_host_bin, nasm, output_of, polylink_bin};
+use polylink_tests::{Assert, Running, hot_host_bin, nasm, polylink_bin};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -82,9 +82,9 @@ fn step_changed(line: &str, who: Option<By>) -> bool {
 /// A command running `program`, as the given uid (through setpriv) or as ourselves.
 fn as_user(uid: Option<u32>, program: &Path) -> Command {
     let mut command = match uid {
-        None => polylink_tests::tool(program),
+        None => polylink_tests::process(program),
         Some(uid) => {
-            let mut c = polylink_tests::tool("setpriv");
+            let mut c = polylink_tests::process("setpriv");
             c.arg(format!("--reuid={uid}"))
                 .arg(format!("--regid={uid}"))
                 .arg("--clear-groups")
@@ -96,33 +96,23 @@ fn as_user(uid: Option<u32>, program: &Path) -> Command {
     command
 }
 
-fn patch(pid: u32, slot: &str, file: &Path, user: Option<u32>) -> Output {
+fn patch(pid: u32, slot: &str, file: &Path, user: Option<u32>) -> Assert {
     let mut command = as_user(user, polylink_bin());
     command
         .args(["patch", "--pid", &pid.to_string(), "--slot", slot])
         .arg(file);
-    output_of(&mut command)
+    polylink_tests::Command::from_std(command).assert()
 }
 
 fn patch_ok(pid: u32, slot: &str, file: &Path) -> String {
-    let output = patch(pid, slot, file, None);
-    assert!(
-        output.status.success(),
-        "{}",
-        describe("polylink patch", &output)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let ran = patch(pid, slot, file, None).success();
+    String::from_utf8(ran.get_output().stdout.clone()).unwrap()
 }
 
 /// Asserts that the patch failed with exit status 1 and a message containing every part.
-fn assert_refused(output: &Output, parts: &[&str]) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "{}",
-        describe("polylink patch", output)
-    );
+fn assert_refused(ran: Assert, parts: &[&str]) {
+    let ran = ran.code(1);
+    let stderr = String::from_utf8_lossy(&ran.get_output().stderr);
     for part in parts {
         assert!(
             stderr.contains(part),
@@ -218,7 +208,7 @@ fn a_full_region_is_refused_and_the_host_runs_on() {
     assert!(out.contains("3 of 3 units used"), "{out}");
     let again = code(dir.path(), "plus9", "lea rax, [rdi + 9]\nret");
     assert_refused(
-        &patch(host.pid(), "step", &again, None),
+        patch(host.pid(), "step", &again, None),
         &[
             "no room left in the patch region",
             "needs 1 units",
@@ -243,26 +233,26 @@ fn refusals_name_the_cause() {
         .parse()
         .unwrap();
     assert_refused(
-        &patch(pid_max, "step", &bin, None),
+        patch(pid_max, "step", &bin, None),
         &[&format!("no such process: {pid_max}")],
     );
 
     // A zombie: a child that exited and was not waited for keeps its pid but not its memory.
-    let mut zombie = polylink_tests::start(&mut polylink_tests::tool("true"));
+    let mut zombie = polylink_tests::start(&mut polylink_tests::process("true"));
     let stat = format!("/proc/{}/stat", zombie.id());
     while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_refused(
-        &patch(zombie.id(), "step", &bin, None),
+        patch(zombie.id(), "step", &bin, None),
         &[&format!("process {} has no executable", zombie.id())],
     );
     zombie.wait().unwrap();
 
     // `sleep` as Debian ships it has no symbol table; this test binary has one, without a table.
-    let sleeper = Running::start(polylink_tests::tool("sleep").arg("60"));
+    let sleeper = Running::start(polylink_tests::process("sleep").arg("60"));
     assert_refused(
-        &patch(sleeper.pid(), "step", &bin, None),
+        patch(sleeper.pid(), "step", &bin, None),
         &[
             &format!("process {} (", sleeper.pid()),
             "is not a polylink host",
@@ -270,7 +260,7 @@ fn refusals_name_the_cause() {
         ],
     );
     assert_refused(
-        &patch(std::process::id(), "step", &bin, None),
+        patch(std::process::id(), "step", &bin, None),
         &[
             "is not a polylink host",
             "defines no symbol POLYLINK_HOT_TABLE",
@@ -279,11 +269,11 @@ fn refusals_name_the_cause() {
 
     let (host, _) = start_host(dir.path(), &[], None);
     assert_refused(
-        &patch(host.pid(), "nope", &bin, None),
+        patch(host.pid(), "nope", &bin, None),
         &["no hot slot named \"nope\" (the table has: step, mix)"],
     );
     assert_refused(
-        &patch(host.pid(), "step", &dir.path().join("missing.bin"), None),
+        patch(host.pid(), "step", &dir.path().join("missing.bin"), None),
         &["could not read raw code", "missing.bin"],
     );
 }
@@ -311,7 +301,7 @@ fn permission_refusals_say_why() {
 
     let (root_host, _) = start_host(dir.path(), &[], None);
     assert_refused(
-        &patch(root_host.pid(), "step", &double, Some(NOBODY)),
+        patch(root_host.pid(), "step", &double, Some(NOBODY)),
         &[
             "permission denied",
             "it runs as another user (uid 0 (root), you are uid 65534 (nobody))",
@@ -320,7 +310,7 @@ fn permission_refusals_say_why() {
 
     let (hidden, _) = start_host(dir.path(), &["--not-dumpable"], Some(NOBODY));
     assert_refused(
-        &patch(hidden.pid(), "step", &double, Some(NOBODY)),
+        patch(hidden.pid(), "step", &double, Some(NOBODY)),
         &["permission denied", "it is not dumpable"],
     );
     // Root holds CAP_SYS_PTRACE, which the kernel lets past the dumpable flag.
@@ -330,16 +320,11 @@ fn permission_refusals_say_why() {
     let yama = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope");
     match yama.as_deref().map(str::trim) {
         Ok("1") | Ok("2") => assert_refused(
-            &patch(open.pid(), "step", &double, Some(NOBODY)),
+            patch(open.pid(), "step", &double, Some(NOBODY)),
             &["ptrace is restricted (kernel.yama.ptrace_scope"],
         ),
         _ => {
-            let output = patch(open.pid(), "step", &double, Some(NOBODY));
-            assert!(
-                output.status.success(),
-                "{}",
-                describe("patch as nobody", &output)
-            );
+            patch(open.pid(), "step", &double, Some(NOBODY)).success();
             open.wait_for("the change", WAIT, |l| {
                 step_changed(l, Some(By::AnotherProcess))
             });
@@ -353,14 +338,12 @@ fn permission_refusals_say_why() {
 #[test]
 fn the_hot_reload_demo_checks_every_change() {
     let dir = tempfile::tempdir().unwrap();
-    let output = output_of(
-        polylink_tests::xtask()
-            .args(["hot-reload", "--demo", "--dir"])
-            .arg(dir.path()),
-    );
-    let what = "cargo xtask hot-reload --demo";
-    assert!(output.status.success(), "{}", describe(what, &output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let output = polylink_tests::xtask()
+        .args(["hot-reload", "--demo", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout);
     let count = |by: By| {
         stdout
             .lines()
@@ -368,8 +351,8 @@ fn the_hot_reload_demo_checks_every_change() {
             .filter(|l| step_changed(l, Some(by)))
             .count()
     };
-    assert_eq!(count(By::ThisHost), 5, "{}", describe(what, &output));
-    assert_eq!(count(By::AnotherProcess), 5, "{}", describe(what, &output));
+    assert_eq!(count(By::ThisHost), 5, "{output}");
+    assert_eq!(count(By::AnotherProcess), 5, "{output}");
     for part in [
         "step.asm not assembled, the host keeps its code",
         "in-process reload, step.bin written -> first call of the new code: ",
@@ -392,14 +375,14 @@ fn a_patcher_waits_its_turn() {
     let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
     let mut holder = Running::start(
         // --close: the lock stays with flock itself, so killing it frees the lock.
-        polylink_tests::tool("flock")
+        polylink_tests::process("flock")
             .args(["--exclusive", "--close"])
             .arg(format!("/proc/{pid}/fd/{}", ready.lock_fd))
             .args(["sh", "-c", "echo held; exec sleep 10"]),
     );
     holder.wait_for("held", WAIT, |l| l == "held");
     assert_refused(
-        &patch(pid, "mix", &double, None),
+        patch(pid, "mix", &double, None),
         &[
             "another patcher of process",
             "has held its hot table's lock (/proc/",

@@ -1,18 +1,12 @@
 //! Every program's exact stdout, stderr where it matters, and exit status.
 
-use polylink_tests::{check_golden, describe, run_program};
+use polylink_tests::{Command, check_golden, process, program, run_program};
 
 /// Runs `program` with `args` and checks its exit status and its stdout against a golden file.
 /// Returns stderr.
 fn check(program: &str, args: &[&str], status: i32, golden: &str) -> String {
-    let output = run_program(program, args);
-    let what = format!("{program} {}", args.join(" "));
-    assert_eq!(
-        output.status.code(),
-        Some(status),
-        "{}",
-        describe(&what, &output)
-    );
+    let ran = run_program(program, args).code(status);
+    let output = ran.get_output();
     check_golden(golden, &String::from_utf8_lossy(&output.stdout));
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -38,16 +32,9 @@ fn c_start_reads_its_arguments_from_the_initial_stack_and_rust_sees_none() {
 #[test]
 fn c_start_survives_a_backtrace_through_its_own_start() {
     use std::os::unix::process::CommandExt;
-    let output = polylink_tests::output_of(
-        polylink_tests::tool(polylink_tests::program("c-start"))
-            .arg0("c-start")
-            .env("RUST_BACKTRACE", "1"),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        describe("RUST_BACKTRACE=1 c-start", &output)
-    );
+    let mut command = process(program("c-start"));
+    command.arg0("c-start").env("RUST_BACKTRACE", "1");
+    Command::from_std(command).assert().success();
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! README.md's quotes of the build stay true.
 
-use polylink_tests::{build, describe, output_of, polylink, root, xtask_ok};
+use polylink_tests::{build, polylink, root, xtask_ok};
 
 /// Every line of a ```sh block in the README is a comment, a `cargo` command for the reader to
 /// type (`cargo xtask`, `cargo test`, `cargo install`), a `polylink` command (run here, in the
@@ -23,12 +23,11 @@ fn readme_quotes_the_commands_build_all_runs() {
             l if l.starts_with("polylink ") => {
                 build();
                 let words: Vec<&str> = l.split_whitespace().skip(1).collect();
-                let output = output_of(polylink().args(&words).current_dir(root()));
+                let ran = polylink().args(&words).current_dir(root()).assert();
                 // 0, or 1 for a finding (an order that does not link); 2 is clap's usage error.
                 assert!(
-                    matches!(output.status.code(), Some(0 | 1)),
-                    "README.md quotes a polylink command that fails:\n{}",
-                    describe(l, &output)
+                    matches!(ran.get_output().status.code(), Some(0 | 1)),
+                    "README.md quotes a polylink command that fails:\n{ran}"
                 );
             }
             l => {

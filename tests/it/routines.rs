@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use polylink_exec::Module;
 use polylink_routines::{RoutineSet, embedded_module};
-use polylink_tests::{describe, output_of, routines};
+use polylink_tests::routines;
 use proptest::prelude::*;
 
 fn linked() -> RoutineSet<'static> {
@@ -101,8 +101,9 @@ proptest! {
     #[test]
     fn write_stdout_writes_exactly_its_bytes(text in "[ -~]{1,200}") {
         for via in ["linked", "embedded"] {
-            let output = output_of(routines().args(["write", "--via", via, "--", &text]));
-            prop_assert!(output.status.success(), "{}", describe(via, &output));
+            let ran = routines().args(["write", "--via", via, "--", &text]).assert();
+            let output = ran.get_output();
+            prop_assert!(output.status.success(), "{ran}");
             prop_assert_eq!(String::from_utf8_lossy(&output.stdout), text.as_str(), "{}", via);
         }
     }

@@ -1,12 +1,16 @@
 //! Support for polylink's integration tests (`tests/it/`): builds the xtask and runs build-all
-//! once per test process, runs programs, and checks output against golden files.
+//! once per test process, runs programs through assert_cmd (one helper, [`tool`], or
+//! [`polylink`] and the other binaries by name), and checks output against golden files.
 //!
 //! `cargo test` needs no earlier step: the first test that asks for [`build`] builds everything.
 //! Golden files live in `tests/data/`; `POLYLINK_BLESS=1 cargo test` rewrites them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
+
+pub use assert_cmd::Command;
+pub use assert_cmd::assert::Assert;
 
 use xtask::manifest::Manifest;
 use xtask::plan::Layout;
@@ -23,40 +27,28 @@ pub fn root() -> &'static Path {
     })
 }
 
-/// Describes a finished command for a failure message: the command, its status, its output.
-pub fn describe(command: &str, output: &Output) -> String {
-    format!(
-        "command: {command}\nstatus: {}\n--- stdout\n{}--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// A std command that runs `program`, with no inherited RUST_BACKTRACE: the one place the
+/// integration tests make a command; [`tool`] wraps it in assert_cmd, and [`Running`] and
+/// [`start`] spawn it.
+pub fn process(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    #[allow(clippy::disallowed_methods)] // The tests' one door to the tools they test.
+    let mut command = std::process::Command::new(program);
+    command.env_remove("RUST_BACKTRACE").stdin(Stdio::null());
+    command
 }
 
-/// A command that runs `program`, a tool a test drives (gcc, ld, nm, readelf, a built program):
-/// the one way the integration tests start a program, with no inherited RUST_BACKTRACE.
+/// A command that runs `program`, a tool a test drives (gcc, ld, nm, readelf, a built program),
+/// through assert_cmd: `.assert()` reports the command, its status, stdout and stderr when an
+/// expectation fails.
 pub fn tool(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    #[allow(clippy::disallowed_methods)] // The tests' one door to the tools they test.
-    let mut command = Command::new(program);
-    command.env_remove("RUST_BACKTRACE");
-    command
+    Command::from_std(process(program))
 }
 
 /// Starts `command` and leaves it running (or, once it exits, a zombie until it is waited for).
-pub fn start(command: &mut Command) -> std::process::Child {
+pub fn start(command: &mut std::process::Command) -> std::process::Child {
     let text = format!("{command:?}");
     command
-        .stdin(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
-}
-
-/// Runs `command` to completion with no input, capturing its output.
-pub fn output_of(command: &mut Command) -> Output {
-    let text = format!("{command:?}");
-    command
-        .stdin(Stdio::null())
-        .output()
         .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
 }
 
@@ -64,19 +56,17 @@ pub fn output_of(command: &mut Command) -> Output {
 /// which would let cargo do this for the tests, are not stable yet).
 fn cargo_bin(package: &str, bin: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = tool(&cargo);
-    command
+    let built = tool(&cargo)
         .args([
             "build",
             "--package",
             package,
             "--message-format=json-render-diagnostics",
         ])
-        .current_dir(root());
-    let output = output_of(&mut command);
-    let what = format!("cargo build --package {package}");
-    assert!(output.status.success(), "{}", describe(&what, &output));
-    String::from_utf8_lossy(&output.stdout)
+        .current_dir(root())
+        .assert()
+        .success();
+    String::from_utf8_lossy(&built.get_output().stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == bin)
@@ -98,7 +88,8 @@ pub fn polylink_bin() -> &'static Path {
 
 /// A command that runs `polylink` (built once), with no inherited RUST_BACKTRACE.
 pub fn polylink() -> Command {
-    let mut command = tool(polylink_bin());
+    polylink_bin();
+    let mut command = Command::cargo_bin("polylink").expect("cargo built polylink");
     command.env_remove("RUST_BACKTRACE");
     command
 }
@@ -106,8 +97,8 @@ pub fn polylink() -> Command {
 /// A command that runs the demonstrator's `polylink-routines` (built once).
 pub fn routines() -> Command {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    let bin = BIN.get_or_init(|| cargo_bin("polylink-routines", "polylink-routines"));
-    let mut command = tool(bin);
+    BIN.get_or_init(|| cargo_bin("polylink-routines", "polylink-routines"));
+    let mut command = Command::cargo_bin("polylink-routines").expect("cargo built it");
     command.env_remove("RUST_BACKTRACE");
     command
 }
@@ -129,10 +120,9 @@ pub struct Running {
 
 impl Running {
     /// Starts `command` with its stdout piped (stderr is kept apart and shown on failure).
-    pub fn start(command: &mut Command) -> Running {
+    pub fn start(command: &mut std::process::Command) -> Running {
         let text = format!("{command:?}");
         let mut child = command
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -206,49 +196,37 @@ pub fn nasm(dir: &Path, name: &str, format: &str, source: &str) -> PathBuf {
     let asm = dir.join(format!("{name}.asm"));
     std::fs::write(&asm, source).unwrap();
     let out = dir.join(format!("{name}.{format}"));
-    let output = output_of(
-        tool("nasm")
-            .arg("-f")
-            .arg(format)
-            .arg("-o")
-            .arg(&out)
-            .arg(&asm),
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        describe(&format!("nasm {name}"), &output)
-    );
+    tool("nasm")
+        .arg("-f")
+        .arg(format)
+        .arg("-o")
+        .arg(&out)
+        .arg(&asm)
+        .assert()
+        .success();
     out
 }
 
 /// A command that runs the xtask in the workspace root, with no inherited RUST_BACKTRACE.
 pub fn xtask() -> Command {
     let mut command = tool(xtask_bin());
-    command.current_dir(root()).env_remove("RUST_BACKTRACE");
+    command.current_dir(root());
     command
 }
 
 /// Runs the xtask with `args` and asserts it succeeds; returns its output.
 pub fn xtask_ok(args: &[&str]) -> Output {
-    let output = output_of(xtask().args(args));
-    assert!(
-        output.status.success(),
-        "{}",
-        describe(&format!("cargo xtask {}", args.join(" ")), &output)
-    );
-    output
+    xtask().args(args).assert().success().get_output().clone()
 }
 
 /// Runs `polylink` with `args` and asserts it succeeds; returns its output.
 pub fn polylink_ok(args: &[&str]) -> Output {
-    let output = output_of(polylink().args(args));
-    assert!(
-        output.status.success(),
-        "{}",
-        describe(&format!("polylink {}", args.join(" ")), &output)
-    );
-    output
+    polylink()
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .clone()
 }
 
 /// The layout of the default build, the one [`build`] makes.
@@ -275,11 +253,11 @@ pub fn program(name: &str) -> &'static Path {
 
 /// Runs a built program with `args`; its argv[0] is its bare name, so output does not depend on
 /// where the build lives.
-pub fn run_program(name: &str, args: &[&str]) -> Output {
+pub fn run_program(name: &str, args: &[&str]) -> Assert {
     use std::os::unix::process::CommandExt;
-    let mut command = tool(program(name));
-    command.arg0(name).args(args).env_remove("RUST_BACKTRACE");
-    output_of(&mut command)
+    let mut command = process(program(name));
+    command.arg0(name).args(args);
+    Command::from_std(command).assert()
 }
 
 /// Compares `actual` with the golden file `tests/data/<name>`, or rewrites the file when
