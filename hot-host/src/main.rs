@@ -239,5 +239,5 @@ fn reload(
     let patch = unsafe { target.install(SLOTS[i], &code) }?;
     own.insert(patch.after as usize);
     installed[i] = code;
-    Ok(Some((patch.unit, patch.len)))
+    Ok(Some((patch.unit, patch.bytes)))
 }

@@ -151,34 +151,5 @@ fn print_figures(w: &mut impl std::io::Write, f: &Figures, json: bool) -> std::i
             serde_json::to_string(f).map_err(std::io::Error::other)?
         );
     }
-    let c = &f.calls;
-    writeln!(
-        w,
-        "ns per call of add: native {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
-        c.native_ns, c.linked_ns, c.embedded_ns, c.emitted_ns
-    )?;
-    writeln!(
-        w,
-        "{:>10}  {:>12}  {:>12}  {:>12}",
-        "copy size", "memcpy GB/s", "baseline", "fast"
-    )?;
-    for row in &f.copies {
-        writeln!(
-            w,
-            "{:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
-            row.size, row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
-        )?;
-    }
-    let s = &f.seal;
-    writeln!(
-        w,
-        "sealing {} functions, us per function: one mapping each {:.3}, one shared mapping {:.3}",
-        s.functions, s.one_mapping_each_us, s.shared_mapping_us
-    )?;
-    let e = &f.emit;
-    writeln!(
-        w,
-        "emitting {} instructions, ns per instruction: polylink {:.2}, iced-x86 encoder {:.2}",
-        e.instructions, e.polylink_ns, e.iced_ns
-    )
+    f.print(w)
 }

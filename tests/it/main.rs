@@ -9,6 +9,7 @@ mod emit;
 mod golden;
 mod header;
 mod hot;
+mod install;
 mod jit;
 mod link_order;
 mod nm;

@@ -369,44 +369,8 @@ pub fn print_table(w: &mut impl Write, report: &Report) -> Result<()> {
         )?;
     }
 
-    let f = &report.figures;
-    let calls = &f.calls;
     writeln!(w)?;
-    writeln!(
-        w,
-        "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
-        calls.native_ns, calls.linked_ns, calls.embedded_ns, calls.emitted_ns
-    )?;
-    writeln!(
-        w,
-        "{:>10}  {:>12}  {:>12}  {:>12}",
-        "copy GB/s", "glibc memcpy", "baseline AVX", "fast copy"
-    )?;
-    for row in &f.copies {
-        let size = match row.size {
-            s if s >= 1 << 20 => format!("{} MiB", s >> 20),
-            s => format!("{} KiB", s >> 10),
-        };
-        writeln!(
-            w,
-            "{size:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
-            row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
-        )?;
-    }
-    let seal = &f.seal;
-    writeln!(
-        w,
-        "sealing {} small functions: {:.3} us each in its own mapping, {:.3} us each in one shared mapping",
-        seal.functions, seal.one_mapping_each_us, seal.shared_mapping_us
-    )?;
-
-    let emit = &f.emit;
-    writeln!(
-        w,
-        "emitting {} instructions: {:.2} ns each with polylink's emitter, {:.2} ns with iced-x86's encoder",
-        emit.instructions, emit.polylink_ns, emit.iced_ns
-    )?;
-
+    report.figures.print(w)?;
     writeln!(w)?;
     writeln!(
         w,

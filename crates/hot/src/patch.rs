@@ -63,9 +63,9 @@ pub struct Target {
     pub resolve: Duration,
 }
 
-/// A finished patch as `polylink patch --json` prints it and `cargo xtask hot-reload` reads
-/// it back: the host, where its table and the slot are, what the slot ran before and after, and
-/// how long each part took.
+/// What a patch did, as [`Target::install`] returns it, `polylink patch --json` prints it and
+/// `cargo xtask hot-reload` reads it back: the host, where its table and the slot are, what the
+/// slot ran before and after, and how long each part took (microseconds).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     pub pid: u32,
@@ -85,50 +85,6 @@ pub struct Report {
     pub write_us: f64,
     pub switch_us: f64,
     /// CLOCK_MONOTONIC just after the switch, in nanoseconds.
-    pub switched_at_ns: u64,
-}
-
-impl Report {
-    /// The report of `patch`, made on `target`.
-    pub fn new(target: &Target, patch: &Patch) -> Report {
-        Report {
-            pid: target.pid,
-            exe: target.exe.clone(),
-            table: target.table,
-            bias: target.bias,
-            region: target.region(),
-            slot: patch.slot.clone(),
-            slot_address: patch.slot_address,
-            before: patch.before,
-            after: patch.after,
-            unit: patch.unit,
-            used: patch.used,
-            units: patch.units,
-            bytes: patch.len,
-            resolve_us: target.resolve.as_secs_f64() * 1e6,
-            write_us: patch.write.as_secs_f64() * 1e6,
-            switch_us: patch.switch.as_secs_f64() * 1e6,
-            switched_at_ns: patch.switched_at_ns,
-        }
-    }
-}
-
-/// What a patch did: where the slot is, what it ran before and what it runs now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Patch {
-    pub slot: String,
-    pub slot_address: u64,
-    pub before: u64,
-    pub after: u64,
-    /// The unit the new code starts at, and how many units of the region are used now.
-    pub unit: usize,
-    pub used: usize,
-    pub units: usize,
-    pub len: usize,
-    /// Writing the code (and reading it back), and the one-byte switch.
-    pub write: Duration,
-    pub switch: Duration,
-    /// CLOCK_MONOTONIC, in nanoseconds, just after the switch: the same clock in every process.
     pub switched_at_ns: u64,
 }
 
@@ -172,7 +128,7 @@ impl Target {
     /// # Safety
     /// `code` must be a function with the [`super::HotSignature`] contract, sound for any six
     /// integers: the host will call it.
-    pub unsafe fn install(&self, name: &str, code: &[u8]) -> Result<Patch> {
+    pub unsafe fn install(&self, name: &str, code: &[u8]) -> Result<Report> {
         let slot = self.slot(name)?.clone();
         raw::check_size(name, code)?;
         cpu::check(name, code)?;
@@ -233,7 +189,13 @@ impl Target {
                 address: entry_at,
             });
         }
-        Ok(Patch {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        Ok(Report {
+            pid: self.pid,
+            exe: self.exe.clone(),
+            table: self.table,
+            bias: self.bias,
+            region,
             slot: slot.name,
             slot_address: slot.address,
             before,
@@ -241,9 +203,10 @@ impl Target {
             unit: used,
             used: used + need,
             units: self.units,
-            len: code.len(),
-            write,
-            switch,
+            bytes: code.len(),
+            resolve_us: us(self.resolve),
+            write_us: us(write),
+            switch_us: us(switch),
             switched_at_ns,
         })
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use polylink_exec::raw;
-use polylink_hot::patch::{Report, Target};
+use polylink_hot::patch::Target;
 use polylink_hot::shared::TABLE_SYMBOL;
 
 /// Patch a running polylink host: write the raw code in FILE.bin into the executable region the
@@ -47,8 +47,7 @@ pub fn patch(
     let done = unsafe { target.install(slot, &code) }?;
     let mut out = std::io::stdout().lock();
     if json {
-        let report = Report::new(&target, &done);
-        writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        writeln!(out, "{}", serde_json::to_string(&done)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     writeln!(
@@ -57,7 +56,7 @@ pub fn patch(
         target.exe().display(),
         target.table,
         target.bias,
-        millis(target.resolve)
+        millis(done.resolve_us)
     )?;
     writeln!(out, "slot {slot} at {address:#x}")?;
     writeln!(out, "before: {slot} -> {:#x}", done.before)?;
@@ -67,24 +66,24 @@ pub fn patch(
         done.after,
         done.unit,
         target.region(),
-        done.len,
+        done.bytes,
         done.used,
         done.units
     )?;
     writeln!(
         out,
         "wrote the code in {}, switched in {}, at CLOCK_MONOTONIC {} ns",
-        micros(done.write),
-        micros(done.switch),
+        micros(done.write_us),
+        micros(done.switch_us),
         done.switched_at_ns
     )?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn millis(d: std::time::Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+fn millis(us: f64) -> String {
+    format!("{:.2} ms", us / 1e3)
 }
 
-fn micros(d: std::time::Duration) -> String {
-    format!("{:.1} us", d.as_secs_f64() * 1e6)
+fn micros(us: f64) -> String {
+    format!("{us:.1} us")
 }

@@ -53,6 +53,47 @@ pub struct Figures {
     pub seal: SealCosts,
 }
 
+impl Figures {
+    /// The figures as lines for a person: calls, copies, sealing and emission.
+    pub fn print(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        let calls = &self.calls;
+        writeln!(
+            w,
+            "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
+            calls.native_ns, calls.linked_ns, calls.embedded_ns, calls.emitted_ns
+        )?;
+        writeln!(
+            w,
+            "{:>10}  {:>12}  {:>12}  {:>12}",
+            "copy GB/s", "glibc memcpy", "baseline AVX", "fast copy"
+        )?;
+        for row in &self.copies {
+            let size = match row.size {
+                s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+                s => format!("{} KiB", s >> 10),
+            };
+            writeln!(
+                w,
+                "{size:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
+                row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
+            )?;
+        }
+        let seal = &self.seal;
+        writeln!(
+            w,
+            "sealing {} small functions: {:.3} us each in its own mapping, {:.3} us each in one shared mapping",
+            seal.functions, seal.one_mapping_each_us, seal.shared_mapping_us
+        )?;
+
+        let emit = &self.emit;
+        writeln!(
+            w,
+            "emitting {} instructions: {:.2} ns each with polylink's emitter, {:.2} ns with iced-x86's encoder",
+            emit.instructions, emit.polylink_ns, emit.iced_ns
+        )
+    }
+}
+
 /// How one routine fared when called through both paths on the same inputs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agreement {
