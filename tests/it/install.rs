@@ -1,7 +1,10 @@
 //! `polylink` as a user gets it: `cargo install --path crates/polylink` (as README.md says),
 //! then used from another directory on files of the system and of a user's own project.
 
-use polylink_tests::{build, root, tool};
+use std::time::Duration;
+
+use polylink_hot_host::{By, Event};
+use polylink_tests::{Running, build, hot_host_bin, process, root, tool};
 
 #[test]
 fn the_installed_command_works_from_any_directory() {
@@ -77,6 +80,39 @@ fn the_installed_command_works_from_any_directory() {
         .assert()
         .code(1)
         .stdout(predicates::str::contains("An order that links"));
+    // A running host, patched from the other directory with code the installed asm made.
+    for (name, text) in [
+        ("step", "lea rax, [rdi + 1]; ret"),
+        ("mix", "lea rax, [rdi + rdi*2]; ret"),
+    ] {
+        polylink()
+            .args(["asm", text, "--out", &format!("{name}.bin")])
+            .assert()
+            .success();
+    }
+    polylink()
+        .args(["asm", "lea rax, [rdi*2]; ret", "--out", "double.bin"])
+        .assert()
+        .success();
+    let mut host = Running::start(
+        process(hot_host_bin())
+            .arg("--dir")
+            .arg(elsewhere.path())
+            .args(["--print-ms", "20"]),
+    );
+    host.wait_for("ready", Duration::from_secs(30), |l| {
+        matches!(l.parse(), Ok(Event::Ready { .. }))
+    });
+    let pid = host.pid().to_string();
+    polylink()
+        .args(["patch", "--pid", &pid, "--slot", "step", "double.bin"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("after:  step -> "));
+    host.wait_for("the change", Duration::from_secs(30), |l| {
+        matches!(l.parse(), Ok(Event::Change { slot, by: By::AnotherProcess, .. }) if slot == "step")
+    });
+
     // A process that is not a polylink host: this test itself.
     polylink()
         .args([
