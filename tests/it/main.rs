@@ -1,6 +1,7 @@
 //! polylink's integration tests: one binary, a module per area, each test named as a claim.
 //! They build what they need themselves (see `polylink_tests::build`).
 
+mod asm;
 mod build;
 mod checksec;
 mod compare;
