@@ -491,8 +491,8 @@ fn link_order_refuses_bad_input_by_name() {
             format!("{}: the archive has no symbol index", show(&bare)),
         ),
         (
-            vec![show(&object), "-static".into()],
-            "-static: not an input".into(),
+            vec![show(&object), "--gc-sections".into()],
+            "--gc-sections: not an input or an option link-order reads".into(),
         ),
         (
             vec!["--start-group".into(), show(&object)],

@@ -13,6 +13,7 @@ mod hot;
 mod install;
 mod jit;
 mod link_order;
+mod link_replay;
 mod nm;
 mod patch;
 mod programs;

@@ -10,9 +10,12 @@
 //!   a member that really defines it. Inputs between `--start-group` and `--end-group` are
 //!   searched again, as a whole, until nothing more is pulled in;
 //! - a shared object defines its exported symbols (default versions) for everything after and
-//!   before it; its own undefined symbols are its loader's business;
-//! - two strong definitions are an error; a strong definition beats a weak or common one, and a
-//!   regular definition beats a shared object's.
+//!   before it; its own undefined symbols are its loader's business. Under `--as-needed` (which
+//!   Debian's gcc passes) a shared object is kept only if, where it stands, it defines a symbol
+//!   that is strongly undefined; otherwise its symbols resolve nothing;
+//! - two strong definitions are an error; a strong definition beats a weak or common one, a
+//!   regular definition beats a shared object's, and two STB_GNU_UNIQUE definitions (a C++
+//!   inline function's static) are one.
 //!
 //! The order links when no symbol is left strongly undefined and nothing is defined twice.
 //! When it does not, the doctor says who needs each symbol and where it is defined (a later
@@ -22,9 +25,13 @@
 //! it proposes a group (and naming an archive twice, when that works too).
 //!
 //! Inputs are written as for ld: paths, `-lNAME` (`-l:FILE`), `-LDIR`, `--start-group`/`-(`,
-//! `--end-group`/`-)`; linker scripts that only list inputs (`GROUP`, `INPUT`, `AS_NEEDED`, as
-//! glibc's libc.so) are followed. `--cc` surrounds the inputs with what the C compiler driver
-//! adds (start files, libgcc, libc), as `cc -###` lists them.
+//! `--end-group`/`-)`, and the options that change how later inputs are read (`--as-needed`,
+//! `--no-as-needed`, `-Bstatic`/`-static`, `-Bdynamic`, `--push-state`, `--pop-state`), also as
+//! the compiler driver takes them (`-Wl,--as-needed,-Bstatic`). Every `-L` applies to every
+//! `-l`, the user's before the driver's. Linker scripts that only list inputs (`GROUP`, `INPUT`,
+//! `AS_NEEDED`, as glibc's libc.so) are followed; an empty archive needs no index. `--cc`
+//! surrounds the inputs with what the C compiler driver adds (start files, libgcc, libc), as
+//! `cc -###` lists them.
 
 mod diagnose;
 mod dot;
@@ -65,7 +72,7 @@ pub enum LineError {
     #[error("{arg} without a --start-group before it")]
     EndWithoutStart { arg: String },
     #[error(
-        "{arg}: not an input (only paths, -lNAME, -LDIR and groups are; link-order's own options go before the first input)"
+        "{arg}: not an input or an option link-order reads (it reads paths, -lNAME, -LDIR, groups, --as-needed, -Bstatic, -Bdynamic, --push-state, --pop-state, and -Wl, forms of them; its own options go before the first input)"
     )]
     NotAnInput { arg: String },
     #[error("--start-group without an --end-group after it")]

@@ -1,6 +1,8 @@
-//! Reading a link line: arguments as ld takes them (paths, `-lNAME`, `-LDIR`, groups), the
-//! files they name (objects, archives, shared objects, input-listing linker scripts), and with
-//! `--cc` the inputs the compiler driver adds around them.
+//! Reading a link line: arguments as ld takes them (paths, `-lNAME`, `-LDIR`, groups, and the
+//! options that change how later inputs are read: `--as-needed`, `-Bstatic`, `--push-state`),
+//! also written the compiler driver's way (`-Wl,--as-needed,-Bstatic`); the files they name
+//! (objects, archives, shared objects, input-listing linker scripts); and with `--cc` the
+//! inputs the compiler driver adds around them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,11 +22,23 @@ impl Line {
         } else if !options.cc_args.is_empty() {
             return Err(LineError::CcArgWithoutCc.into());
         }
+        // `-Wl,a,b` is ld's `a b`, written for the compiler driver.
+        let args: Vec<(String, bool)> = args
+            .into_iter()
+            .flat_map(|(arg, from_driver)| match arg.strip_prefix("-Wl,") {
+                Some(ld) => ld.split(',').map(|a| (a.to_owned(), from_driver)).collect(),
+                None => vec![(arg, from_driver)],
+            })
+            .collect();
+        // Every -L applies to every -l, wherever it stands; gcc puts the user's before its own.
+        let search_dir = |(a, _): &(String, bool)| a.strip_prefix("-L").map(PathBuf::from);
         let mut reader = Reader {
             system,
             search: args
                 .iter()
-                .filter_map(|(a, _)| a.strip_prefix("-L").map(PathBuf::from))
+                .filter(|(_, from_driver)| !from_driver)
+                .chain(args.iter().filter(|(_, from_driver)| *from_driver))
+                .filter_map(search_dir)
                 .collect(),
             inputs: Vec::new(),
             names: Vec::new(),
@@ -33,8 +47,16 @@ impl Line {
         };
         let mut items = Vec::new();
         let mut group: Option<Vec<usize>> = None;
+        let mut state = State::default();
+        let mut pushed = Vec::new();
         for (arg, from_driver) in &args {
             match arg.as_str() {
+                "--as-needed" => state.as_needed = true,
+                "--no-as-needed" => state.as_needed = false,
+                "-Bstatic" | "-dn" | "-non_shared" | "-static" => state.bstatic = true,
+                "-Bdynamic" | "-dy" | "-call_shared" => state.bstatic = false,
+                "--push-state" => pushed.push(state),
+                "--pop-state" => state = pushed.pop().unwrap_or_default(),
                 "--start-group" | "-(" => {
                     if group.is_some() {
                         return Err(LineError::NestedGroup { arg: arg.clone() }.into());
@@ -50,7 +72,7 @@ impl Line {
                     return Err(LineError::NotAnInput { arg: a.to_owned() }.into());
                 }
                 _ => {
-                    let found = reader.input(arg, *from_driver)?;
+                    let found = reader.input(arg, *from_driver, state)?;
                     match &mut group {
                         Some(g) => g.extend(found.into_iter().flat_map(flatten)),
                         None => items.extend(found),
@@ -69,6 +91,15 @@ impl Line {
             by_linker,
         })
     }
+}
+
+/// How ld reads the next inputs, as the options before them set it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct State {
+    /// `--as-needed`: a shared object is kept only if it is needed where it stands.
+    as_needed: bool,
+    /// `-Bstatic` (`-static`): `-lNAME` finds only `libNAME.a`.
+    bstatic: bool,
 }
 
 /// Reads input files, interning symbol names.
@@ -94,9 +125,9 @@ impl Reader<'_> {
     }
 
     /// Reads one argument (a path or `-l`), which a linker script may turn into several.
-    fn input(&mut self, arg: &str, system: bool) -> Result<Vec<Item>> {
+    fn input(&mut self, arg: &str, system: bool, state: State) -> Result<Vec<Item>> {
         let path = match arg.strip_prefix("-l") {
-            Some(lib) => self.find_library(lib)?,
+            Some(lib) => self.find_library(lib, state.bstatic)?,
             None => PathBuf::from(arg),
         };
         let shown = if arg.starts_with("-l") {
@@ -118,16 +149,19 @@ impl Reader<'_> {
                 Table::Static
             };
             let unit = self.unit(shown.clone(), data, table)?;
-            return Ok(vec![self.push(shown, kind, vec![unit], system)]);
+            let as_needed = kind == Kind::Shared && state.as_needed;
+            return Ok(vec![self.push(shown, kind, vec![unit], system, as_needed)]);
         }
         if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
-            if !has_index(data) {
-                return Err(LineError::NoIndex { file: shown }.into());
-            }
             let mut thin = Vec::new();
             let members = symbols::units(&input, &mut thin)
                 .map_err(|fault| Error::file(&shown, fault))?
                 .unwrap_or_default();
+            // ld refuses to search an archive without an index, unless there is nothing in it
+            // to search: glibc ships libutil.a and friends as empty archives.
+            if !has_index(data) && !members.is_empty() {
+                return Err(LineError::NoIndex { file: shown }.into());
+            }
             let mut units = Vec::new();
             for member in members {
                 let bytes = member
@@ -140,20 +174,24 @@ impl Reader<'_> {
                 let name = format!("{shown}({})", member.member);
                 units.push(self.unit(name, bytes, Table::Static)?);
             }
-            return Ok(vec![self.push(shown, Kind::Archive, units, system)]);
+            return Ok(vec![self.push(shown, Kind::Archive, units, system, false)]);
         }
         match std::str::from_utf8(data).ok().and_then(script_inputs) {
             Some(script) => {
                 let mut items = Vec::new();
                 for (group, args) in script {
                     let mut found = Vec::new();
-                    for arg in args {
+                    for (arg, as_needed) in args {
                         // A bare file name is looked for in the search directories too.
                         let arg = match self.find_bare(&arg) {
                             Some(path) => path.display().to_string(),
                             None => arg,
                         };
-                        found.extend(self.input(&arg, system)?);
+                        let state = State {
+                            as_needed: state.as_needed || as_needed,
+                            ..state
+                        };
+                        found.extend(self.input(&arg, system, state)?);
                     }
                     if group {
                         items.push(Item::Group(found.into_iter().flat_map(flatten).collect()));
@@ -167,12 +205,20 @@ impl Reader<'_> {
         }
     }
 
-    fn push(&mut self, shown: String, kind: Kind, units: Vec<Unit>, system: bool) -> Item {
+    fn push(
+        &mut self,
+        shown: String,
+        kind: Kind,
+        units: Vec<Unit>,
+        system: bool,
+        as_needed: bool,
+    ) -> Item {
         self.inputs.push(Input {
             shown,
             kind,
             units,
             system,
+            as_needed,
         });
         Item::One(self.inputs.len() - 1)
     }
@@ -197,6 +243,7 @@ impl Reader<'_> {
                     (Table::Dynamic, _, _) => Strength::Dynamic,
                     (_, Place::Common, _) => Strength::Common,
                     (_, _, STB_WEAK) => Strength::Weak,
+                    (_, _, STB_GNU_UNIQUE) => Strength::Unique,
                     _ => Strength::Strong,
                 };
                 defines.push((self.intern(s.name), strength));
@@ -215,14 +262,15 @@ impl Reader<'_> {
         if name.contains('/') || name.starts_with('-') || Path::new(name).exists() {
             return None;
         }
-        self.find_library(&format!(":{name}")).ok()
+        self.find_library(&format!(":{name}"), false).ok()
     }
 
-    /// Finds `-lNAME` as ld does: each directory in turn, `libNAME.so` before `libNAME.a`;
-    /// `-l:FILE` names the file exactly.
-    fn find_library(&mut self, lib: &str) -> Result<PathBuf> {
+    /// Finds `-lNAME` as ld does: each directory in turn, `libNAME.so` before `libNAME.a`, or
+    /// only `libNAME.a` under `-Bstatic`; `-l:FILE` names the file exactly.
+    fn find_library(&mut self, lib: &str, bstatic: bool) -> Result<PathBuf> {
         let candidates: Vec<String> = match lib.strip_prefix(':') {
             Some(file) => vec![file.to_owned()],
+            None if bstatic => vec![format!("lib{lib}.a")],
             None => vec![format!("lib{lib}.so"), format!("lib{lib}.a")],
         };
         if self.system_dirs.is_none() {
@@ -250,10 +298,14 @@ fn has_index(data: &[u8]) -> bool {
         .is_some_and(|name| name.starts_with(b"/ ") || name.starts_with(b"/SYM64/"))
 }
 
+/// One `GROUP(…)` (true) or `INPUT(…)` of a linker script: each input, and whether it stands in
+/// an `AS_NEEDED(…)`.
+type ScriptList = (bool, Vec<(String, bool)>);
+
 /// The inputs a linker script lists, when it does nothing else (glibc's libc.so): each
-/// `GROUP(…)` as a group and each `INPUT(…)` as single inputs; `AS_NEEDED(…)` is read as its
-/// contents. `None` for anything else.
-fn script_inputs(text: &str) -> Option<Vec<(bool, Vec<String>)>> {
+/// `GROUP(…)` as a group and each `INPUT(…)` as single inputs; `AS_NEEDED(…)` marks its contents
+/// as needed only if used. `None` for anything else.
+fn script_inputs(text: &str) -> Option<Vec<ScriptList>> {
     let mut clean = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("/*") {
@@ -278,12 +330,20 @@ fn script_inputs(text: &str) -> Option<Vec<(bool, Vec<String>)>> {
                 }
                 let mut args = Vec::new();
                 let mut depth = 1;
+                // The depth at which an AS_NEEDED( … ) began, while inside one.
+                let mut as_needed = None;
                 while depth > 0 {
                     match words.next()? {
                         "(" => depth += 1,
-                        ")" => depth -= 1,
-                        "AS_NEEDED" | "," => {}
-                        arg => args.push(arg.to_owned()),
+                        ")" => {
+                            if as_needed == Some(depth) {
+                                as_needed = None;
+                            }
+                            depth -= 1;
+                        }
+                        "AS_NEEDED" => as_needed = Some(depth + 1),
+                        "," => {}
+                        arg => args.push((arg.to_owned(), as_needed.is_some())),
                     }
                 }
                 out.push((word == "GROUP", args));
@@ -336,7 +396,20 @@ fn around_driver_inputs(
             words.next();
         } else if word.starts_with("-l")
             || word.starts_with("-L")
-            || matches!(word.as_str(), "--start-group" | "--end-group" | "-(" | "-)")
+            || matches!(
+                word.as_str(),
+                "--start-group"
+                    | "--end-group"
+                    | "-("
+                    | "-)"
+                    | "--as-needed"
+                    | "--no-as-needed"
+                    | "--push-state"
+                    | "--pop-state"
+                    | "-Bstatic"
+                    | "-Bdynamic"
+                    | "-static"
+            )
             || !word.starts_with('-')
         {
             out.push((word, true));
@@ -383,15 +456,18 @@ mod tests {
             [(
                 true,
                 vec![
-                    "/lib/libc.so.6".to_owned(),
-                    "/usr/lib/libc_nonshared.a".into(),
-                    "/lib64/ld.so.2".into()
+                    ("/lib/libc.so.6".to_owned(), false),
+                    ("/usr/lib/libc_nonshared.a".into(), false),
+                    ("/lib64/ld.so.2".into(), true)
                 ]
             )]
         );
         assert_eq!(
             script_inputs("INPUT(-lfoo bar.o)"),
-            Some(vec![(false, vec!["-lfoo".to_owned(), "bar.o".into()])])
+            Some(vec![(
+                false,
+                vec![("-lfoo".to_owned(), false), ("bar.o".into(), false)]
+            )])
         );
         // Anything that does more than list inputs is not followed.
         assert_eq!(script_inputs("SECTIONS { . = 0x1000; }"), None);

@@ -14,6 +14,9 @@ pub(super) enum Strength {
     Dynamic,
     Common,
     Weak,
+    /// STB_GNU_UNIQUE: a C++ inline function's local static, in a COMDAT group; every copy is
+    /// the same object, so two are merged, never a duplicate.
+    Unique,
     Strong,
 }
 
@@ -44,6 +47,9 @@ pub(super) struct Input {
     /// Added by `--cc`, or by a linker script's expansion of such an input: kept in place
     /// when proposing an order.
     pub(super) system: bool,
+    /// A shared object read under `--as-needed`: ld keeps it only if, where it stands, it
+    /// defines a symbol that is strongly undefined.
+    pub(super) as_needed: bool,
 }
 
 /// The order of inputs: single inputs and groups, by index into [`Line::inputs`].
@@ -133,13 +139,21 @@ impl Line {
         match self.inputs[input].kind {
             Kind::Archive => self.search(r, input),
             Kind::Object | Kind::Shared => {
-                if r.loaded[input][0] {
+                if r.loaded[input][0] || (self.inputs[input].as_needed && !self.wanted(r, input)) {
                     return false;
                 }
                 self.load(r, (input, 0));
                 true
             }
         }
+    }
+
+    /// Whether an as-needed shared object defines a symbol that is strongly undefined now.
+    fn wanted(&self, r: &Resolution, input: usize) -> bool {
+        self.inputs[input].units[0]
+            .defines
+            .iter()
+            .any(|(sym, _)| r.undefined.get(sym).is_some_and(|(weak, _)| !weak))
     }
 
     /// Searches an archive until a pass pulls nothing in. Whether it pulled anything.
@@ -186,6 +200,7 @@ impl Line {
                 Some(&(first, Strength::Strong)) if strength == Strength::Strong => {
                     r.multiple.push((sym, first, id));
                 }
+                Some(&(_, Strength::Unique)) if strength == Strength::Unique => {}
                 Some(&(_, old))
                     if strength > old
                         && !(old == Strength::Common && strength == Strength::Weak) =>
@@ -248,6 +263,7 @@ pub(super) fn flatten(item: Item) -> Vec<usize> {
 }
 
 pub(super) const STB_WEAK: u8 = object::elf::STB_WEAK.0;
+pub(super) const STB_GNU_UNIQUE: u8 = object::elf::STB_GNU_UNIQUE.0;
 
 /// Whether ld defines the symbol itself when a program refers to it (its default linker
 /// script's symbols, the GOT, and `__start_`/`__stop_` of a section).
