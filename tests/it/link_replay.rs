@@ -102,6 +102,70 @@ fn the_replay_agrees_with_gcc_where_it_once_did_not() {
         "-Wl,--no-as-needed"
     ));
 
+    // A shared object's own references: satisfied by a library after it (kept by as-needed
+    // because it needs it), not by one before it, and not by its DT_NEEDED when ld cannot find
+    // that (ld never looks in -L directories for it).
+    compile(d, "bar", "int bar(void) { return 1; }", &["-fPIC"]);
+    compile(
+        d,
+        "foo",
+        "int bar(void); int foo(void) { return bar(); }",
+        &["-fPIC"],
+    );
+    compile(
+        d,
+        "mf",
+        "int foo(void); int main(void) { return foo(); }",
+        &[],
+    );
+    shared(d, "libbar.so", "bar.o");
+    shared(d, "libfoonodep.so", "foo.o");
+    tool("gcc")
+        .args(["-shared", "-o", "libfoo.so", "foo.o", "-L.", "-lbar"])
+        .current_dir(d)
+        .assert()
+        .success();
+    assert!(!same_verdict(
+        d,
+        &["mf.o", "-L.", "-lfoonodep"],
+        "shared undefined"
+    ));
+    assert!(!same_verdict(
+        d,
+        &["mf.o", "-L.", "-lfoo"],
+        "DT_NEEDED not found"
+    ));
+    assert!(same_verdict(
+        d,
+        &["mf.o", "-L.", "-lfoo", "-lbar"],
+        "DT_NEEDED named"
+    ));
+    assert!(same_verdict(
+        d,
+        &["mf.o", "-L.", "-lfoonodep", "-lbar"],
+        "provider after"
+    ));
+    assert!(!same_verdict(
+        d,
+        &["mf.o", "-L.", "-lbar", "-lfoonodep"],
+        "provider before"
+    ));
+    let runpath = [
+        "-shared",
+        "-o",
+        "libfoorp.so",
+        "foo.o",
+        "-L.",
+        "-lbar",
+        "-Wl,-rpath,$ORIGIN",
+    ];
+    tool("gcc").args(runpath).current_dir(d).assert().success();
+    assert!(same_verdict(
+        d,
+        &["mf.o", "-L.", "-lfoorp"],
+        "DT_NEEDED by runpath"
+    ));
+
     // -Bstatic finds only archives: libshx has none, libdual has both.
     assert!(!same_verdict(
         d,

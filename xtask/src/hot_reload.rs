@@ -248,7 +248,14 @@ impl Session {
             return;
         };
         if let Some(&written) = self.written.get(slot) {
-            let took = Duration::from_nanos(first_call_ns.saturating_sub(written));
+            // The bin's timestamp is taken before its rename, so a negative interval is a bug in
+            // the measurement, reported rather than clamped.
+            let Some(took) = first_call_ns.checked_sub(written).map(Duration::from_nanos) else {
+                println!(
+                    "       {slot}: the first call came before the bin was written: a clock fault"
+                );
+                return;
+            };
             println!(
                 "       {slot}.bin written -> first call of the new code: {}",
                 ms(took)
@@ -288,9 +295,11 @@ fn assemble(ctx: &Ctx, dir: &Path, name: &str) -> Result<(String, u64)> {
         let _ = std::fs::remove_file(&tmp);
         bail!("nasm made no code from {}", asm.display());
     }
+    // Taken before the rename, the event the host reacts to, so no interval can come out negative.
+    let written_at = monotonic_ns();
     std::fs::rename(&tmp, &bin)
         .with_context(|| format!("could not rename onto {}", bin.display()))?;
-    Ok((text, monotonic_ns()))
+    Ok((text, written_at))
 }
 
 /// Watches `dir` for sources being written or renamed into place.
@@ -548,7 +557,10 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
         );
         let switched = report.switched_at_ns;
         let first_call = await_change(session, By::AnotherProcess, version)?;
-        let took = Duration::from_nanos(first_call.saturating_sub(switched));
+        let took = first_call
+            .checked_sub(switched)
+            .map(Duration::from_nanos)
+            .context("the host's first call came before the switch: a clock fault")?;
         println!("       switch -> first call of the new code: {}", us(took));
         switches.push(took);
         finds.push(Duration::from_secs_f64(report.resolve_us / 1e6));

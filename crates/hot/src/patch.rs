@@ -84,7 +84,7 @@ pub struct Report {
     pub resolve_us: f64,
     pub write_us: f64,
     pub switch_us: f64,
-    /// CLOCK_MONOTONIC just after the switch, in nanoseconds.
+    /// CLOCK_MONOTONIC just before the switch, in nanoseconds: the same clock in every process.
     pub switched_at_ns: u64,
 }
 
@@ -178,10 +178,12 @@ impl Target {
                 region: region as usize,
             });
         }
+        // Taken before the write the host reacts to, so that the time to its first call of the
+        // new code can never come out negative.
+        let switched_at_ns = crate::monotonic_ns();
         let started = Instant::now();
         self.write(entry_at + 1, &[(after >> 8) as u8])?;
         let switch = started.elapsed();
-        let switched_at_ns = crate::monotonic_ns();
         let now = self.read_u64(entry_at)?;
         if now != after {
             return Err(Error::WriteLost {

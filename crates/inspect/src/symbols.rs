@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use object::elf;
 use object::read::archive::ArchiveFile;
-use object::read::elf::{FileHeader, SectionHeader, SectionTable, Sym, VersionTable};
+use object::read::elf::{Dyn, FileHeader, SectionHeader, SectionTable, Sym, VersionTable};
 use object::{Endianness, FileKind};
 
 // object's ELF constants are newtypes; the reader works on the raw numbers.
@@ -131,6 +131,51 @@ pub fn read_elf(data: &[u8], table: Table) -> Result<Option<Vec<Symbol<'_>>>, Fa
         Ok(kind) => Err(Fault(format!("not an ELF file but {kind:?}"))),
         Err(_) => Err(Fault("file format not recognized".into())),
     }
+}
+
+/// What a shared object's dynamic section says of its own dependencies: the DT_NEEDED names
+/// and its DT_RUNPATH (or DT_RPATH) directories, as written (`$ORIGIN` not expanded).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dependencies {
+    pub needed: Vec<String>,
+    pub runpath: Vec<String>,
+}
+
+/// The dependencies a 64-bit ELF file's dynamic section names (none when it has no such
+/// section, or is not a 64-bit ELF file).
+pub fn dependencies(data: &[u8]) -> Result<Dependencies, Fault> {
+    if !matches!(FileKind::parse(data), Ok(FileKind::Elf64)) {
+        return Ok(Dependencies::default());
+    }
+    let header = elf::FileHeader64::<Endianness>::parse(data)?;
+    let endian = header.endian()?;
+    let sections = header.sections(endian, data)?;
+    let mut found = Dependencies::default();
+    for section in sections.iter() {
+        let Some((entries, link)) = section.dynamic(endian, data)? else {
+            continue;
+        };
+        let strings = sections.strings(endian, data, link)?;
+        let mut rpath = Vec::new();
+        for entry in entries {
+            let tag = entry.d_tag(endian);
+            let text = || -> Result<String, Fault> {
+                let bytes = entry.string(endian, strings)?;
+                Ok(String::from_utf8_lossy(bytes).into_owned())
+            };
+            match tag {
+                elf::DT_NEEDED => found.needed.push(text()?),
+                elf::DT_RUNPATH => found.runpath.extend(text()?.split(':').map(str::to_owned)),
+                elf::DT_RPATH => rpath.extend(text()?.split(':').map(str::to_owned)),
+                _ => {}
+            }
+        }
+        // DT_RPATH counts only when there is no DT_RUNPATH.
+        if found.runpath.is_empty() {
+            found.runpath = rpath;
+        }
+    }
+    Ok(found)
 }
 
 fn read<Elf: FileHeader<Endian = Endianness>>(

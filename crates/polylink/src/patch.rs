@@ -72,7 +72,7 @@ pub fn patch(
     )?;
     writeln!(
         out,
-        "wrote the code in {}, switched in {}, at CLOCK_MONOTONIC {} ns",
+        "wrote the code in {}, switched in {}, starting at CLOCK_MONOTONIC {} ns",
         micros(done.write_us),
         micros(done.switch_us),
         done.switched_at_ns

@@ -4,7 +4,7 @@
 //! (objects, archives, shared objects, input-listing linker scripts); and with `--cc` the
 //! inputs the compiler driver adds around them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::model::*;
@@ -44,6 +44,7 @@ impl Line {
             names: Vec::new(),
             ids: HashMap::new(),
             system_dirs: None,
+            needed: HashMap::new(),
         };
         let mut items = Vec::new();
         let mut group: Option<Vec<usize>> = None;
@@ -111,6 +112,8 @@ struct Reader<'s> {
     /// `-L` directories, then ld's own.
     search: Vec<PathBuf>,
     system_dirs: Option<Vec<PathBuf>>,
+    /// Each library found for a DT_NEEDED: what it defines, and what it needs in turn.
+    needed: HashMap<PathBuf, (Vec<Sym>, symbols::Dependencies)>,
 }
 
 impl Reader<'_> {
@@ -150,7 +153,15 @@ impl Reader<'_> {
             };
             let unit = self.unit(shown.clone(), data, table)?;
             let as_needed = kind == Kind::Shared && state.as_needed;
-            return Ok(vec![self.push(shown, kind, vec![unit], system, as_needed)]);
+            let needed_defines = match kind {
+                Kind::Shared => self.needed_closure(&path, data, &shown)?,
+                _ => HashSet::new(),
+            };
+            let item = self.push(shown, kind, vec![unit], system, as_needed);
+            if let Item::One(index) = item {
+                self.inputs[index].needed_defines = needed_defines;
+            }
+            return Ok(vec![item]);
         }
         if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
             let mut thin = Vec::new();
@@ -219,6 +230,7 @@ impl Reader<'_> {
             units,
             system,
             as_needed,
+            needed_defines: HashSet::new(),
         });
         Item::One(self.inputs.len() - 1)
     }
@@ -256,6 +268,83 @@ impl Reader<'_> {
         })
     }
 
+    /// What the libraries a shared object needs define, transitively: each DT_NEEDED looked for
+    /// as ld looks for it (LD_LIBRARY_PATH, the needing object's DT_RUNPATH, /etc/ld.so.conf,
+    /// then ld's own SEARCH_DIRs, but never a -L directory). One not found defines nothing, as
+    /// ld warns and goes on.
+    fn needed_closure(&mut self, path: &Path, data: &[u8], shown: &str) -> Result<HashSet<Sym>> {
+        let first = symbols::dependencies(data).map_err(|fault| Error::file(shown, fault))?;
+        let mut queue: VecDeque<(String, Vec<PathBuf>)> = VecDeque::new();
+        let origin = path.parent().unwrap_or(Path::new("."));
+        let expand = |runpath: &[String], origin: &Path| -> Vec<PathBuf> {
+            let origin = origin.display().to_string();
+            runpath
+                .iter()
+                .map(|d| PathBuf::from(d.replace("$ORIGIN", &origin).replace("${ORIGIN}", &origin)))
+                .collect()
+        };
+        let dirs = expand(&first.runpath, origin);
+        queue.extend(first.needed.into_iter().map(|n| (n, dirs.clone())));
+        let mut seen = HashSet::new();
+        let mut defines = HashSet::new();
+        while let Some((name, runpath)) = queue.pop_front() {
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            let Some(found) = self.find_needed(&name, &runpath)? else {
+                continue;
+            };
+            if !self.needed.contains_key(&found) {
+                let loaded = self.read_needed(&found)?;
+                self.needed.insert(found.clone(), loaded);
+            }
+            let (syms, deps) = &self.needed[&found];
+            defines.extend(syms.iter().copied());
+            let dirs = expand(&deps.runpath, found.parent().unwrap_or(Path::new(".")));
+            queue.extend(deps.needed.iter().map(|n| (n.clone(), dirs.clone())));
+        }
+        Ok(defines)
+    }
+
+    /// Where ld finds the DT_NEEDED `name`, if anywhere.
+    fn find_needed(&mut self, name: &str, runpath: &[PathBuf]) -> Result<Option<PathBuf>> {
+        if name.contains('/') {
+            return Ok(Some(PathBuf::from(name)).filter(|p| p.is_file()));
+        }
+        if self.system_dirs.is_none() {
+            self.system_dirs = Some(self.system.ld_search_dirs()?);
+        }
+        let library_path: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+            .map(|p| std::env::split_paths(&p).collect())
+            .unwrap_or_default();
+        let found = library_path
+            .iter()
+            .chain(runpath)
+            .chain(ld_so_conf().iter())
+            .chain(self.system_dirs.iter().flatten())
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file());
+        Ok(found)
+    }
+
+    /// The dynamic definitions and dependencies of a library found for a DT_NEEDED.
+    fn read_needed(&mut self, path: &Path) -> Result<(Vec<Sym>, symbols::Dependencies)> {
+        let shown = path.display().to_string();
+        let input = symbols::load(path).map_err(|fault| Error::file(&shown, fault))?;
+        let data = input.data();
+        let symbols = symbols::read_elf(data, Table::Dynamic)
+            .map_err(|fault| Error::file(&shown, fault))?
+            .unwrap_or_default();
+        let defines = symbols
+            .iter()
+            .filter(|s| s.is_definition() && !matches!(s.version, Some((_, true))))
+            .map(|s| s.name)
+            .collect::<Vec<_>>();
+        let defines = defines.into_iter().map(|n| self.intern(n)).collect();
+        let deps = symbols::dependencies(data).map_err(|fault| Error::file(&shown, fault))?;
+        Ok((defines, deps))
+    }
+
     /// A linker script's file name without a slash, when it is not in the current directory:
     /// the first search directory that has it.
     fn find_bare(&mut self, name: &str) -> Option<PathBuf> {
@@ -289,6 +378,51 @@ impl Reader<'_> {
             lib: lib.to_owned(),
         }
         .into())
+    }
+}
+
+/// The directories /etc/ld.so.conf lists (and the files it includes), read once.
+fn ld_so_conf() -> &'static [PathBuf] {
+    static DIRS: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    DIRS.get_or_init(|| {
+        let mut dirs = Vec::new();
+        read_ld_so_conf(Path::new("/etc/ld.so.conf"), &mut dirs, 0);
+        dirs
+    })
+}
+
+fn read_ld_so_conf(file: &Path, dirs: &mut Vec<PathBuf>, depth: usize) {
+    let Ok(text) = std::fs::read_to_string(file) else {
+        return;
+    };
+    for line in text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+    {
+        match line.strip_prefix("include") {
+            Some(pattern) if depth < 4 => {
+                // `include DIR/*.conf`, the form distributions use.
+                let pattern = Path::new(pattern.trim());
+                let (Some(dir), Some(glob)) = (pattern.parent(), pattern.file_name()) else {
+                    continue;
+                };
+                let suffix = glob.to_string_lossy().trim_start_matches('*').to_owned();
+                let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().ends_with(&suffix))
+                    .collect();
+                files.sort();
+                for f in files {
+                    read_ld_so_conf(&f, dirs, depth + 1);
+                }
+            }
+            Some(_) => {}
+            None if line.starts_with('/') => dirs.push(PathBuf::from(line)),
+            None => {}
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! object, an archive's members, a shared object), each defining and needing interned symbols,
 //! and [`Line::resolve`], which loads and searches them in a given order as ld does.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An interned symbol name.
 pub(super) type Sym = u32;
@@ -50,6 +50,10 @@ pub(super) struct Input {
     /// A shared object read under `--as-needed`: ld keeps it only if, where it stands, it
     /// defines a symbol that is strongly undefined.
     pub(super) as_needed: bool,
+    /// For a shared object: what the libraries it needs (DT_NEEDED, found as ld finds them, and
+    /// theirs in turn) define. ld loads them after the command line, for the shared objects'
+    /// own references only.
+    pub(super) needed_defines: HashSet<Sym>,
 }
 
 /// The order of inputs: single inputs and groups, by index into [`Line::inputs`].
@@ -131,7 +135,22 @@ impl Line {
                 }
             }
         }
+        self.resolve_needed(&mut r);
         r
+    }
+
+    /// What the libraries the shared objects need define resolves what only shared objects
+    /// reference; a regular object's reference it does not (ld: "DSO missing from command
+    /// line").
+    fn resolve_needed(&self, r: &mut Resolution) {
+        let loaded_shared: Vec<&Input> = (0..self.inputs.len())
+            .filter(|&i| self.inputs[i].kind == Kind::Shared && r.loaded[i][0])
+            .map(|i| &self.inputs[i])
+            .collect();
+        r.undefined.retain(|sym, (_, by)| {
+            let only_shared = by.iter().all(|id| self.inputs[id.0].kind == Kind::Shared);
+            !(only_shared && loaded_shared.iter().any(|i| i.needed_defines.contains(sym)))
+        });
     }
 
     /// Loads an object or shared object, or searches an archive. Whether it pulled anything.
@@ -210,9 +229,8 @@ impl Line {
                 Some(_) => {}
             }
         }
-        if self.inputs[id.0].kind == Kind::Shared {
-            return;
-        }
+        // A shared object's own references count too: they keep a later as-needed library and
+        // pull archive members, and what stays undefined is ld's "undefined reference" in it.
         for &(sym, weak) in &unit.needs {
             if r.defined.contains_key(&sym) || self.by_linker[sym as usize] {
                 continue;
