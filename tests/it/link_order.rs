@@ -532,10 +532,11 @@ fn the_system_is_asked_through_one_trait() {
         }
         fn driver_line(
             &self,
+            driver: Option<&str>,
             cc_args: &[String],
             mark: &str,
         ) -> polylink_inspect::Result<(String, String)> {
-            assert_eq!(cc_args, ["-nostartfiles"]);
+            assert_eq!((driver, cc_args), (None, &["-nostartfiles".to_owned()][..]));
             Ok((
                 "fixed-cc".into(),
                 format!("Using built-in specs.\n /fixed/collect2 -o a.out {mark} -lb\n"),
@@ -543,6 +544,9 @@ fn the_system_is_asked_through_one_trait() {
         }
         fn cpp_filt(&self, _: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
             unreachable!("link-order demangles nothing")
+        }
+        fn link(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
+            unreachable!("link-order runs no link")
         }
     }
     let fixtures = polylink_tests::root().join("tests/data/elf");

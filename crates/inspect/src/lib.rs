@@ -14,6 +14,7 @@
 //! tools, through polylink-cmd.
 
 pub mod checksec;
+pub mod link;
 pub mod link_order;
 pub mod nm;
 pub mod symbols;
@@ -31,6 +32,8 @@ pub enum Error {
     #[error(transparent)]
     Line(#[from] link_order::LineError),
     #[error(transparent)]
+    Link(#[from] link::LinkError),
+    #[error(transparent)]
     Tool(#[from] CmdError),
     #[error("could not write {}: {cause}", .path.display())]
     Write {
@@ -39,6 +42,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("no link command given")]
+    EmptyCommand,
 }
 
 impl Error {
@@ -58,9 +63,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub trait System {
     /// ld's default search directories, as `ld --verbose` lists them in `SEARCH_DIR(…)`.
     fn ld_search_dirs(&self) -> Result<Vec<PathBuf>>;
-    /// What the C compiler driver prints on stderr for `CC -### CC_ARGS MARK` (its link command
-    /// among it), and the driver's name.
-    fn driver_line(&self, cc_args: &[String], mark: &str) -> Result<(String, String)>;
+    /// What the compiler driver (`driver`, or the C compiler when `None`) prints on stderr for
+    /// `DRIVER -### CC_ARGS MARK` (its link command among it), and the driver's name.
+    fn driver_line(
+        &self,
+        driver: Option<&str>,
+        cc_args: &[String],
+        mark: &str,
+    ) -> Result<(String, String)>;
+    /// Runs a link command (`argv[0]` is the program); whether it succeeded, and its stderr.
+    fn link(&self, argv: &[String]) -> Result<(bool, String)>;
     /// `c++filt -i` over `names` (one a line): libiberty's spelling of each, one a line.
     fn cpp_filt(&self, names: Vec<u8>) -> Result<Vec<u8>>;
 }
@@ -90,11 +102,19 @@ impl System for Host {
             .collect())
     }
 
-    fn driver_line(&self, cc_args: &[String], mark: &str) -> Result<(String, String)> {
-        let cc = std::env::var("CC")
-            .ok()
-            .filter(|cc| !cc.is_empty())
-            .unwrap_or_else(|| "cc".to_owned());
+    fn driver_line(
+        &self,
+        driver: Option<&str>,
+        cc_args: &[String],
+        mark: &str,
+    ) -> Result<(String, String)> {
+        let cc = match driver {
+            Some(driver) => driver.to_owned(),
+            None => std::env::var("CC")
+                .ok()
+                .filter(|cc| !cc.is_empty())
+                .unwrap_or_else(|| "cc".to_owned()),
+        };
         let output = Cmd::new(&cc)
             .arg("-###")
             .args(cc_args)
@@ -102,6 +122,18 @@ impl System for Host {
             .install_hint(install_hint("gcc"))
             .output(false)?;
         Ok((cc, String::from_utf8_lossy(&output.stderr).into_owned()))
+    }
+
+    fn link(&self, argv: &[String]) -> Result<(bool, String)> {
+        let (program, args) = argv.split_first().ok_or(Error::EmptyCommand)?;
+        let output = Cmd::new(program)
+            .args(args)
+            .install_hint(install_hint("binutils (ld) or gcc"))
+            .output(false)?;
+        Ok((
+            output.status.success(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ))
     }
 
     fn cpp_filt(&self, names: Vec<u8>) -> Result<Vec<u8>> {

@@ -46,7 +46,8 @@ use crate::{Result, System};
 
 pub use diagnose::{Report, Undefined, Whence, diagnose};
 pub use dot::dot;
-pub use model::Line;
+pub use model::{Item, Line};
+pub(crate) use propose::minimal;
 
 /// What the doctor is asked: the inputs in order, and how to read them.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +59,8 @@ pub struct Options {
     pub cc: bool,
     /// Options for the C compiler driver when asking it with `cc` (e.g. `-nostartfiles`).
     pub cc_args: Vec<String>,
+    /// The driver to ask with `cc` (`g++`, `clang`) [default: `$CC`, else `cc`].
+    pub driver: Option<String>,
     /// The inputs, in the order the linker would get them.
     pub inputs: Vec<String>,
 }

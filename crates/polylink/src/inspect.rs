@@ -160,11 +160,48 @@ pub fn checksec(args: ChecksecArgs) -> Result<ExitCode> {
     })
 }
 
+/// `polylink link [--json] [--no-run] [--dot FILE] -- COMMAND…`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LinkArgs {
+    /// Print one JSON object: {"links", "problems": [{"kind", "symbol", "message", "fix"}], "fixed"}
+    #[arg(long)]
+    json: bool,
+    /// Do not run the command (nor the fixed one): trust the replay alone
+    #[arg(long)]
+    no_run: bool,
+    /// Write the dependency graph in Graphviz format to FILE
+    #[arg(long, value_name = "FILE")]
+    dot: Option<PathBuf>,
+    /// The link command as you would type it: gcc, cc, g++, clang or ld, and its options
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+pub fn link(args: LinkArgs) -> Result<ExitCode> {
+    let options = polylink_inspect::link::Options {
+        json: args.json,
+        no_run: args.no_run,
+        dot: args.dot,
+    };
+    let verdict = polylink_inspect::link::run(
+        &args.command,
+        &options,
+        &Host,
+        &mut std::io::stdout().lock(),
+    )?;
+    Ok(if verdict.links {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 pub fn link_order(args: LinkOrderArgs) -> Result<ExitCode> {
     let options = link_order::Options {
         dot: args.dot,
         cc: args.cc,
         cc_args: args.cc_args,
+        driver: None,
         inputs: args.inputs,
     };
     let links = link_order::run(&options, &Host, &mut std::io::stdout().lock())?;

@@ -32,6 +32,9 @@ enum Command {
     Nm(inspect::NmArgs),
     /// Hardening of ELF programs: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
     Checksec(inspect::ChecksecArgs),
+    /// Hand it your link command (after --): whether it links, each problem by kind with a fix,
+    /// and a command that links
+    Link(inspect::LinkArgs),
     /// Replay GNU ld's archive resolution over a link line: does it link, what is left
     /// undefined and why, and which order links
     LinkOrder(inspect::LinkOrderArgs),
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Nm(args) => inspect::nm(args),
         Command::Checksec(args) => inspect::checksec(args),
+        Command::Link(args) => inspect::link(args),
         Command::LinkOrder(args) => inspect::link_order(args),
         Command::Run(args) => code::run(args),
         Command::Asm(args) => code::asm(args),

@@ -19,6 +19,9 @@ pub struct Report {
     pub proposal: Option<String>,
     /// The same with archives named twice instead of a group, when that links too.
     pub repeated: Option<String>,
+    /// Those two orders as items of the line, for writing them in the user's own syntax.
+    pub(crate) proposal_items: Option<Vec<Item>>,
+    pub(crate) repeated_items: Option<Vec<Item>>,
     /// Archives that need each other (each cycle, by name).
     pub cycles: Vec<Vec<String>>,
     /// The report as text.
@@ -32,6 +35,9 @@ pub struct Undefined {
     pub needed_by: Vec<String>,
     /// Where it is defined, and whether that input comes after the first reference.
     pub defined_in: Vec<(String, Whence)>,
+    /// The inputs (by index in the line) that need it, and those that define it.
+    pub(crate) needers: Vec<usize>,
+    pub(crate) definers: Vec<usize>,
 }
 
 /// Where a definition stands relative to the first reference to the symbol.
@@ -62,10 +68,16 @@ pub fn diagnose(line: &Line) -> Report {
             .collect();
         let mut needed_by: Vec<String> = by.iter().map(|id| line.unit(*id).name.clone()).collect();
         needed_by.dedup();
+        let mut needers: Vec<usize> = by.iter().map(|id| id.0).collect();
+        needers.dedup();
+        let mut definers: Vec<usize> = line.definers(sym).into_iter().map(|id| id.0).collect();
+        definers.dedup();
         undefined.push(Undefined {
             symbol: line.name(sym),
             needed_by,
             defined_in,
+            needers,
+            definers,
         });
     }
     let multiple: Vec<_> = given
@@ -140,11 +152,17 @@ pub fn diagnose(line: &Line) -> Report {
         );
     }
 
-    let (proposal, repeated, cycles) = if given.links() {
+    let (proposal_items, repeated_items, cycles) = if given.links() {
         (None, None, Vec::new())
     } else {
         propose(line)
     };
+    let proposal = proposal_items
+        .as_deref()
+        .map(|items| line.shown_items(items));
+    let repeated = repeated_items
+        .as_deref()
+        .map(|items| line.shown_items(items));
     if !given.links() {
         if !cycles.is_empty() {
             for cycle in &cycles {
@@ -185,6 +203,8 @@ pub fn diagnose(line: &Line) -> Report {
         multiple,
         proposal,
         repeated,
+        proposal_items,
+        repeated_items,
         cycles,
         text,
     }

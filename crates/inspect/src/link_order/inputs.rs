@@ -18,7 +18,7 @@ impl Line {
         let mut args: Vec<(String, bool)> =
             options.inputs.iter().map(|a| (a.clone(), false)).collect();
         if options.cc {
-            args = around_driver_inputs(system, &options.cc_args, args)?;
+            args = around_driver_inputs(system, options.driver.as_deref(), &options.cc_args, args)?;
         } else if !options.cc_args.is_empty() {
             return Err(LineError::CcArgWithoutCc.into());
         }
@@ -45,6 +45,7 @@ impl Line {
             ids: HashMap::new(),
             system_dirs: None,
             needed: HashMap::new(),
+            arg: String::new(),
         };
         let mut items = Vec::new();
         let mut group: Option<Vec<usize>> = None;
@@ -73,6 +74,7 @@ impl Line {
                     return Err(LineError::NotAnInput { arg: a.to_owned() }.into());
                 }
                 _ => {
+                    reader.arg.clone_from(arg);
                     let found = reader.input(arg, *from_driver, state)?;
                     match &mut group {
                         Some(g) => g.extend(found.into_iter().flat_map(flatten)),
@@ -114,6 +116,8 @@ struct Reader<'s> {
     system_dirs: Option<Vec<PathBuf>>,
     /// Each library found for a DT_NEEDED: what it defines, and what it needs in turn.
     needed: HashMap<PathBuf, (Vec<Sym>, symbols::Dependencies)>,
+    /// The command-line argument being read (a linker script expands one into several inputs).
+    arg: String,
 }
 
 impl Reader<'_> {
@@ -226,6 +230,7 @@ impl Reader<'_> {
     ) -> Item {
         self.inputs.push(Input {
             shown,
+            arg: self.arg.clone(),
             kind,
             units,
             system,
@@ -492,11 +497,12 @@ fn script_inputs(text: &str) -> Option<Vec<ScriptList>> {
 /// libraries and end files after, each marked as the system's.
 fn around_driver_inputs(
     system: &dyn System,
+    driver: Option<&str>,
     cc_args: &[String],
     inputs: Vec<(String, bool)>,
 ) -> Result<Vec<(String, bool)>> {
     const MARK: &str = "POLYLINK-LINK-ORDER-INPUTS.o";
-    let (cc, stderr) = system.driver_line(cc_args, MARK)?;
+    let (cc, stderr) = system.driver_line(driver, cc_args, MARK)?;
     let Some(line) = stderr
         .lines()
         .rev()

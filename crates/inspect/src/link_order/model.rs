@@ -42,6 +42,9 @@ pub(super) enum Kind {
 pub(super) struct Input {
     /// As written (or as found, for `-l`).
     pub(super) shown: String,
+    /// The command-line argument it came from, as the user wrote it (`-lm` for libm.so.6 read
+    /// through glibc's linker script).
+    pub(super) arg: String,
     pub(super) kind: Kind,
     pub(super) units: Vec<Unit>,
     /// Added by `--cc`, or by a linker script's expansion of such an input: kept in place
@@ -58,7 +61,7 @@ pub(super) struct Input {
 
 /// The order of inputs: single inputs and groups, by index into [`Line::inputs`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) enum Item {
+pub enum Item {
     One(usize),
     Group(Vec<usize>),
 }
@@ -104,6 +107,30 @@ impl Resolution {
 }
 
 impl Line {
+    /// Whether input `index` is a shared object, and whether it was read under `--as-needed`.
+    pub(crate) fn input_shared(&self, index: usize) -> (bool, bool) {
+        let input = &self.inputs[index];
+        (input.kind == Kind::Shared, input.as_needed)
+    }
+
+    /// Every name some unit of the line defines.
+    pub(crate) fn defined_names(&self) -> Vec<String> {
+        let mut syms: Vec<Sym> = self
+            .inputs
+            .iter()
+            .flat_map(|i| &i.units)
+            .flat_map(|u| u.defines.iter().map(|&(sym, _)| sym))
+            .collect();
+        syms.sort_unstable();
+        syms.dedup();
+        syms.into_iter().map(|s| self.name(s)).collect()
+    }
+
+    /// The argument input `index` came from, as written, and whether the driver added it.
+    pub(crate) fn input_arg(&self, index: usize) -> (&str, bool) {
+        (&self.inputs[index].arg, self.inputs[index].system)
+    }
+
     pub(super) fn name(&self, sym: Sym) -> String {
         String::from_utf8_lossy(&self.names[sym as usize]).into_owned()
     }

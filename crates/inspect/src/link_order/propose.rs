@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use super::model::*;
 
+/// An order that links, the same with archives named twice instead of grouped, and the cycles.
+pub(super) type Proposal = (Option<Vec<Item>>, Option<Vec<Item>>, Vec<Vec<String>>);
+
 /// An order of the user's inputs that links, the same with archives repeated instead of
 /// grouped (when there are cycles and that links too), and the cycles.
-pub(super) fn propose(line: &Line) -> (Option<String>, Option<String>, Vec<Vec<String>>) {
+pub(super) fn propose(line: &Line) -> Proposal {
     // The system's inputs keep their places: before the user's, after them, or both.
     let user: Vec<usize> = line
         .items
@@ -119,11 +122,58 @@ pub(super) fn propose(line: &Line) -> (Option<String>, Option<String>, Vec<Vec<S
         None
     } else {
         let twice = assemble(middle(true));
-        line.resolve(&twice)
-            .links()
-            .then(|| line.shown_items(&twice))
+        line.resolve(&twice).links().then_some(twice)
     };
-    (Some(line.shown_items(&proposal)), repeated, cycles)
+    (Some(proposal), repeated, cycles)
+}
+
+/// The given order with as few changes as make it link: an input that defines what a later
+/// input needs moves to just after the last input that needs it, and inputs that keep needing
+/// each other (a move undone by the next) are grouped where the later stands. Inputs the driver
+/// added never move. `None` when no such moves make it link: a symbol defined by no input, or
+/// defined twice.
+pub(crate) fn minimal(line: &Line) -> Option<Vec<Item>> {
+    let mut items = line.items.clone();
+    let mut moves = vec![0usize; line.inputs.len()];
+    let position = |items: &[Item], input: usize| {
+        items
+            .iter()
+            .position(|item| flatten(item.clone()).contains(&input))
+    };
+    for _ in 0..4 * line.inputs.len() + 4 {
+        let r = line.resolve(&items);
+        if r.links() {
+            return Some(items);
+        }
+        if !r.multiple.is_empty() {
+            return None;
+        }
+        let (sym, by) = r
+            .strongly_undefined()
+            .find(|(sym, _)| !line.definers(**sym).is_empty())?;
+        let definer = line
+            .definers(*sym)
+            .into_iter()
+            .map(|id| id.0)
+            .find(|&i| !line.inputs[i].system)?;
+        let from = position(&items, definer)?;
+        let last = by.iter().filter_map(|id| position(&items, id.0)).max()?;
+        if from >= last {
+            return None;
+        }
+        moves[definer] += 1;
+        let item = items.remove(from);
+        if moves[definer] > 1 {
+            // It moved before: what it needs and what needs it need each other. Group them.
+            let needer = items.remove(last - 1);
+            let mut members = flatten(needer);
+            members.extend(flatten(item));
+            items.insert(last - 1, Item::Group(members));
+        } else {
+            items.insert(last, item);
+        }
+    }
+    None
 }
 
 /// The orders of archives to try: the given one first, then every other when there are at

@@ -1,0 +1,319 @@
+//! `polylink link -- COMMAND…`: the link doctor for a command as the user typed it.
+//!
+//! The command (gcc, cc, g++, clang or plain ld, with their usual options) is read into the
+//! inputs ld would see ([`command`]); GNU ld's resolution is replayed over them from their
+//! symbol tables ([`crate::link_order`]); and, unless told not to, the real command runs into a
+//! temporary output, whose verdict is the truth. Every problem gets a kind, the symbols it
+//! involves (demangled, with the raw name), who needs them and where they are defined, and a
+//! fix in plain words ([`problems`]). When the replay finds an order that links, the fix is also
+//! a whole command in the user's own syntax, which has really linked before it is printed.
+
+mod command;
+mod problems;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+pub use command::{LinkCommand, Linker};
+pub use problems::Problem;
+
+use crate::link_order::{self, Item, Line, LineError};
+use crate::{Error, Result, System};
+
+/// A command that cannot be read as a link.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("no link command given: write it after `--`, as `polylink link -- gcc -o main main.o`")]
+    Empty,
+    #[error(
+        "`{program}` is not a linker polylink knows: give a gcc, cc, g++, clang or ld command line"
+    )]
+    UnknownLinker { program: String },
+    #[error("{option} needs a value after it")]
+    MissingValue { option: String },
+    #[error(
+        "{file} is a source file: compile it first (`-c`), then hand polylink the link of the objects"
+    )]
+    Source { file: String },
+}
+
+/// How to run the doctor.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Print one JSON object instead of the report.
+    pub json: bool,
+    /// Do not run the real command (nor the fixed one): the replay's verdict is all there is.
+    pub no_run: bool,
+    /// Where to write the dependency graph in Graphviz format.
+    pub dot: Option<PathBuf>,
+}
+
+/// The doctor's verdict, as `--json` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    pub links: bool,
+    pub problems: Vec<Problem>,
+    /// A command that links, in the user's own syntax.
+    pub fixed: Option<Vec<String>>,
+}
+
+/// What the real linker did with a command.
+struct Ran {
+    links: bool,
+    stderr: String,
+}
+
+/// Reads, replays, runs and explains `argv`; writes the report (or JSON) to `out`.
+pub fn run(
+    argv: &[String],
+    options: &Options,
+    system: &dyn System,
+    out: &mut impl Write,
+) -> Result<Verdict> {
+    let command = LinkCommand::parse(argv)?;
+    let scratch = Scratch::new()?;
+    let real = match options.no_run {
+        true => None,
+        false => {
+            let (links, stderr) = system.link(&command.with_output(&scratch.output()))?;
+            Some(Ran { links, stderr })
+        }
+    };
+    let (program, cc) = match &command.linker {
+        Linker::Driver { program, .. } => (Some(program.clone()), true),
+        Linker::Ld => (None, false),
+    };
+    let line_options = link_order::Options {
+        dot: None,
+        cc,
+        cc_args: command.driver_args.clone(),
+        driver: program,
+        inputs: command.inputs.clone(),
+    };
+    let mut text = String::new();
+    let mut problems = Vec::new();
+    let mut fixed = None;
+    let replay_links = match Line::read(&line_options, system) {
+        Ok(line) => {
+            let report = link_order::diagnose(&line);
+            problems = problems::classify(&line, &report, &command);
+            text.push_str(&report.text);
+            if let Some(path) = &options.dot {
+                crate::write_atomic(path, link_order::dot(&line).as_bytes())?;
+            }
+            if !report.links {
+                fixed = fix(&command, &line, &report);
+            }
+            Some(report.links)
+        }
+        Err(Error::Line(fault @ LineError::NotFound { .. })) => {
+            problems.push(problems::missing_file(&fault.to_string()));
+            None
+        }
+        Err(Error::File { file, fault }) if fault.0.contains("No such file") => {
+            problems.push(problems::missing_file(&format!("{file}: {fault}")));
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    if let Some(ran) = &real {
+        problems.extend(problems::from_linker(&ran.stderr));
+    }
+    // A fix has really linked before it is printed.
+    if let (Some(argv), false) = (&fixed, options.no_run) {
+        let argv_out = LinkCommand::parse(argv)?.with_output(&scratch.output());
+        let (links, stderr) = system.link(&argv_out)?;
+        if !links {
+            text.push_str(&format!(
+                "\nThe order the replay proposes did not link with the real linker, so it is not \
+                 offered:\n{}",
+                stderr.trim_end()
+            ));
+            fixed = None;
+        }
+    }
+    let links = match (&real, replay_links) {
+        (Some(ran), _) => ran.links,
+        (None, Some(links)) => links,
+        (None, None) => false,
+    };
+    if let (Some(ran), Some(replayed)) = (&real, replay_links)
+        && ran.links != replayed
+        && (ran.links || !problems.iter().any(Problem::from_linker))
+    {
+        problems.push(problems::disagreement(replayed, &ran.stderr));
+    }
+    let verdict = Verdict {
+        links,
+        problems,
+        fixed,
+    };
+    if options.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&verdict).map_err(std::io::Error::other)?
+        )?;
+    } else {
+        print(out, &verdict, &text, real.as_ref())?;
+    }
+    Ok(verdict)
+}
+
+/// The report for a person: the verdict, the replay's account, each problem, the fix.
+fn print(out: &mut impl Write, v: &Verdict, replay: &str, real: Option<&Ran>) -> Result<()> {
+    let how = match real {
+        Some(_) => "the linker says so",
+        None => "by the replay; the command was not run",
+    };
+    if v.links {
+        writeln!(out, "The command links ({how}).")?;
+    } else {
+        writeln!(out, "The command does not link ({how}).")?;
+    }
+    if let Some(ran) = real
+        && !ran.stderr.trim().is_empty()
+    {
+        writeln!(out, "\nThe linker said:")?;
+        for line in ran.stderr.trim_end().lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if !replay.is_empty() {
+        writeln!(out, "\nThe replay of GNU ld's resolution:")?;
+        for line in replay.trim_end().lines() {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    for p in &v.problems {
+        writeln!(out, "\nproblem [{}]: {}", p.kind, p.message)?;
+        writeln!(out, "  fix: {}", p.fix)?;
+    }
+    if let Some(fixed) = &v.fixed {
+        let words: Vec<String> = fixed
+            .iter()
+            .map(|w| polylink_cmd::shell_quote(w).into_owned())
+            .collect();
+        writeln!(out, "\nfixed: {}", words.join(" "))?;
+    } else if !v.links {
+        writeln!(
+            out,
+            "\nNo fixed command: the problems above need more than a new order."
+        )?;
+    }
+    Ok(())
+}
+
+/// The user's command with its inputs in the order the replay proposes, written in the user's
+/// own syntax: `-l` names kept, a group as `-Wl,--start-group … -Wl,--end-group` for a driver,
+/// and nothing the driver adds by itself.
+fn fix(command: &LinkCommand, line: &Line, report: &link_order::Report) -> Option<Vec<String>> {
+    let minimal = link_order::minimal(line);
+    let items = minimal
+        .as_ref()
+        .or(report.proposal_items.as_ref())
+        .or(report.repeated_items.as_ref())?;
+    let (start, end) = match command.linker {
+        Linker::Driver { .. } => ("-Wl,--start-group", "-Wl,--end-group"),
+        Linker::Ld => ("--start-group", "--end-group"),
+    };
+    // The user's input words in the proposed order, each argument once per place.
+    let mut words: Vec<String> = Vec::new();
+    let push = |word: &str, words: &mut Vec<String>| {
+        if words.last().map(String::as_str) != Some(word) {
+            words.push(word.to_owned());
+        }
+    };
+    for item in items {
+        match item {
+            Item::One(i) => {
+                let (arg, system) = line.input_arg(*i);
+                if !system {
+                    push(arg, &mut words);
+                }
+            }
+            Item::Group(members) => {
+                let user: Vec<&str> = members
+                    .iter()
+                    .map(|&i| line.input_arg(i))
+                    .filter(|(_, system)| !system)
+                    .map(|(arg, _)| arg)
+                    .collect();
+                if user.is_empty() {
+                    continue;
+                }
+                // One argument a linker script expanded into a group (`-lc`) stays one word.
+                if user.iter().all(|arg| *arg == user[0]) {
+                    push(user[0], &mut words);
+                    continue;
+                }
+                push(start, &mut words);
+                for arg in user {
+                    push(arg, &mut words);
+                }
+                push(end, &mut words);
+            }
+        }
+    }
+    // The input words of the user's command that name files or libraries (`-l`, paths), in
+    // their places; the proposed words go into those places, in order.
+    let slots: Vec<usize> = command
+        .inputs
+        .iter()
+        .zip(&command.positions)
+        .filter(|(input, _)| !input.starts_with('-') || input.starts_with("-l"))
+        .map(|(_, &at)| at)
+        .collect();
+    let mut argv: Vec<String> = Vec::new();
+    let mut proposed = words.into_iter();
+    let mut slot = 0;
+    for (at, word) in command.argv.iter().enumerate() {
+        if slots.get(slot) == Some(&at) {
+            slot += 1;
+            // `-l NAME` as two words: the name goes with its option.
+            if word == "-l" {
+                continue;
+            }
+            if slot == slots.len() {
+                argv.extend(proposed.by_ref());
+            } else if let Some(next) = proposed.next() {
+                argv.push(next);
+            }
+        } else if at > 0 && command.argv[at - 1] == "-l" && slots.contains(&(at - 1)) {
+            continue;
+        } else {
+            argv.push(word.clone());
+        }
+    }
+    Some(argv)
+}
+
+/// A private directory for the outputs of trial links, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "polylink-link-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|cause| Error::Write {
+            path: dir.clone(),
+            cause,
+        })?;
+        Ok(Scratch(dir))
+    }
+
+    fn output(&self) -> String {
+        self.0.join("a.out").display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
