@@ -12,6 +12,7 @@ mod header;
 mod hot;
 mod install;
 mod jit;
+mod link_doctor;
 mod link_order;
 mod link_replay;
 mod nm;

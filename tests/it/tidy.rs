@@ -68,7 +68,7 @@ fn read(file: &Path) -> String {
     std::fs::read_to_string(root().join(file)).unwrap()
 }
 
-/// Whether `text` uses the word `word` in code (not only in comments).
+/// Whether `text` uses the word `word` in code (not only in comments or string literals).
 fn uses(text: &str, word: &str) -> bool {
     text.lines().any(|line| {
         let code = line.split("//").next().unwrap_or("");
@@ -76,7 +76,9 @@ fn uses(text: &str, word: &str) -> bool {
             let before = code[..at].chars().next_back();
             let after = code[at + word.len()..].chars().next();
             let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            !ident(before) && !ident(after)
+            // Inside a string literal (an odd number of quotes before it) it is text.
+            let in_string = code[..at].matches('"').count() % 2 == 1;
+            !ident(before) && !ident(after) && !in_string
         })
     })
 }
@@ -124,7 +126,9 @@ fn unsafe_lives_only_in_the_allowed_files() {
 fn programs_start_only_through_the_one_door() {
     let outside: Vec<String> = rust_files()
         .into_iter()
-        .filter(|f| read(f).contains("Command::new(") && !uses(&read(f), "clap"))
+        .filter(|f| {
+            !f.ends_with("tidy.rs") && uses(&read(f), "Command::new") && !uses(&read(f), "clap")
+        })
         .map(|f| f.display().to_string())
         .filter(|f| !COMMAND_ALLOWED.contains(&f.as_str()))
         .collect();

@@ -119,6 +119,10 @@ pub fn run(
     if let Some(ran) = &real {
         problems.extend(problems::from_linker(&ran.stderr));
     }
+    // When the fix is a flag rather than an order, the command with that flag.
+    if fixed.is_none() && !real.as_ref().is_some_and(|r| r.links) {
+        fixed = flag_fix(&command, &problems);
+    }
     // A fix has really linked before it is printed.
     if let (Some(argv), false) = (&fixed, options.no_run) {
         let argv_out = LinkCommand::parse(argv)?.with_output(&scratch.output());
@@ -284,6 +288,27 @@ fn fix(command: &LinkCommand, line: &Line, report: &link_order::Report) -> Optio
         } else {
             argv.push(word.clone());
         }
+    }
+    Some(argv)
+}
+
+/// The user's command with the one flag that the problems call for: `-nostartfiles` for a
+/// program with its own `_start`, `-lstdc++` for C++ linked by a C driver, `-no-pie` for code
+/// that cannot be position-independent.
+fn flag_fix(command: &LinkCommand, problems: &[Problem]) -> Option<Vec<String>> {
+    let Linker::Driver { .. } = command.linker else {
+        return None;
+    };
+    let has = |kind: &str| problems.iter().any(|p| p.kind == kind);
+    let mut argv = command.argv.clone();
+    if has("duplicate-start") {
+        argv.insert(1, "-nostartfiles".into());
+    } else if has("missing-cxx-runtime") {
+        argv.push("-lstdc++".into());
+    } else if has("plt-needed") || has("pie-absolute-reloc") {
+        argv.insert(1, "-no-pie".into());
+    } else {
+        return None;
     }
     Some(argv)
 }
