@@ -286,6 +286,27 @@ fn each_kind_of_link_problem_is_named_with_a_fix() {
         "missing-file",
         false,
     );
+
+    // missing-library: cos without -lm.
+    cc(
+        "cosine.c",
+        "#include <math.h>\nint main(int c, char **v) { (void)v; return (int)cos((double)c); }",
+    );
+    let v = check(d, &["gcc", "-o", "p", "cosine.o"], "missing-library", false);
+    assert_eq!(
+        v["fixed"].as_array().unwrap().last().unwrap(),
+        "-lm",
+        "{v:#}"
+    );
+
+    // missing-dynamic-linker: plain ld links a dynamic program that cannot start.
+    let v = check(
+        d,
+        &["ld", "-pie", "-o", "p", "start.o", "-lc"],
+        "missing-dynamic-linker",
+        true,
+    );
+    assert_eq!(v["fixed"][1], "--dynamic-linker", "{v:#}");
 }
 
 /// C calls `sum8`, and the Rust library defines only the mangled `polylink::sum8`.

@@ -82,6 +82,9 @@ pub trait System {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Host;
 
+/// The program interpreter of a dynamically linked x86-64 program.
+pub const DYNAMIC_LINKER: &str = "/lib64/ld-linux-x86-64.so.2";
+
 /// How to install a missing tool, named by the Debian package that carries it.
 pub fn install_hint(package: &str) -> String {
     format!("install it with `sudo apt-get install {package}` (Debian, Ubuntu)")

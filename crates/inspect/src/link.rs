@@ -9,6 +9,7 @@
 //! a whole command in the user's own syntax, which has really linked before it is printed.
 
 mod command;
+mod libraries;
 mod problems;
 
 use std::io::Write;
@@ -97,6 +98,10 @@ pub fn run(
         Ok(line) => {
             let report = link_order::diagnose(&line);
             problems = problems::classify(&line, &report, &command);
+            libraries::name_missing(&mut problems, system)?;
+            if let Some(p) = problems::dynamic_linker(&line, &command) {
+                problems.push(p);
+            }
             text.push_str(&report.text);
             if let Some(path) = &options.dot {
                 crate::write_atomic(path, link_order::dot(&line).as_bytes())?;
@@ -119,8 +124,9 @@ pub fn run(
     if let Some(ran) = &real {
         problems.extend(problems::from_linker(&ran.stderr));
     }
-    // When the fix is a flag rather than an order, the command with that flag.
-    if fixed.is_none() && !real.as_ref().is_some_and(|r| r.links) {
+    // When the fix is a flag rather than an order, the command with that flag; a hazard in a
+    // command that links has its fix too.
+    if fixed.is_none() {
         fixed = flag_fix(&command, &problems);
     }
     // A fix has really linked before it is printed.
@@ -292,16 +298,34 @@ fn fix(command: &LinkCommand, line: &Line, report: &link_order::Report) -> Optio
     Some(argv)
 }
 
-/// The user's command with the one flag that the problems call for: `-nostartfiles` for a
-/// program with its own `_start`, `-lstdc++` for C++ linked by a C driver, `-no-pie` for code
-/// that cannot be position-independent.
+/// The user's command with what the problems call for besides an order: the system libraries
+/// that define what is missing, `-nostartfiles` for a program with its own `_start`, `-lstdc++`
+/// for C++ linked by a C driver, `-no-pie` for code that cannot be position-independent, the
+/// dynamic linker plain ld was not told.
 fn flag_fix(command: &LinkCommand, problems: &[Problem]) -> Option<Vec<String>> {
+    if problems.iter().any(|p| p.kind == "missing-dynamic-linker") {
+        let mut argv = command.argv.clone();
+        argv.insert(1, "--dynamic-linker".into());
+        argv.insert(2, crate::DYNAMIC_LINKER.into());
+        return Some(argv);
+    }
     let Linker::Driver { .. } = command.linker else {
         return None;
     };
     let has = |kind: &str| problems.iter().any(|p| p.kind == kind);
     let mut argv = command.argv.clone();
-    if has("duplicate-start") {
+    let libraries: Vec<String> = problems
+        .iter()
+        .filter(|p| p.kind == "missing-library")
+        .filter_map(|p| p.fix.split('`').nth(1).map(str::to_owned))
+        .collect();
+    if !libraries.is_empty() {
+        for lib in libraries {
+            if !argv.contains(&lib) {
+                argv.push(lib);
+            }
+        }
+    } else if has("duplicate-start") {
         argv.insert(1, "-nostartfiles".into());
     } else if has("missing-cxx-runtime") {
         argv.push("-lstdc++".into());

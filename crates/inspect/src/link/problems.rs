@@ -27,7 +27,12 @@ const FROM_LINKER: [&str; 5] = [
 ];
 
 impl Problem {
-    fn new(kind: &'static str, symbol: Option<&str>, message: String, fix: String) -> Problem {
+    pub(super) fn new(
+        kind: &'static str,
+        symbol: Option<&str>,
+        message: String,
+        fix: String,
+    ) -> Problem {
         Problem {
             kind,
             symbol: symbol.map(str::to_owned),
@@ -377,6 +382,37 @@ fn undefined(sym: &str, needers: &str, defined: &[String], command: &LinkCommand
         format!("{needers} needs {}, and no input defines it", shown(sym)),
         format!("add the object or library that defines {}", shown(sym)),
     )
+}
+
+/// Plain ld linking a dynamic program without being told its interpreter: it links, and the
+/// program names `/lib/ld64.so.1`, which does not exist, so it cannot start.
+pub fn dynamic_linker(line: &Line, command: &LinkCommand) -> Option<Problem> {
+    if command.linker != Linker::Ld {
+        return None;
+    }
+    let told = command.argv.iter().any(|w| {
+        matches!(w.as_str(), "-dynamic-linker" | "--dynamic-linker" | "-I")
+            || w.starts_with("--dynamic-linker=")
+            || w.starts_with("-dynamic-linker=")
+    });
+    let not_a_program = command.argv.iter().any(|w| {
+        matches!(
+            w.as_str(),
+            "-shared" | "-Bshareable" | "-static" | "-r" | "-i" | "--relocatable"
+        )
+    });
+    let dynamic = (0..line.input_count()).any(|i| line.input_shared(i).0);
+    (dynamic && !told && !not_a_program).then(|| {
+        Problem::new(
+            "missing-dynamic-linker",
+            None,
+            "plain ld links a dynamic program here without being told its dynamic linker: the \
+             program would name /lib/ld64.so.1, which does not exist, and fail to start with \
+             \"required file not found\""
+                .into(),
+            format!("add `--dynamic-linker {}`", crate::DYNAMIC_LINKER),
+        )
+    })
 }
 
 /// A `-l` or file the command names that is not there.

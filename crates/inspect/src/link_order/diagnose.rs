@@ -190,9 +190,23 @@ pub fn diagnose(line: &Line) -> Report {
                 );
             }
             (None, _) => {
+                let mut culprits: Vec<String> = undefined
+                    .iter()
+                    .filter(|u| u.defined_in.is_empty())
+                    .map(|u| format!("{} is defined by no input", u.symbol))
+                    .collect();
+                culprits.extend(
+                    multiple
+                        .iter()
+                        .map(|(symbol, _, _)| format!("{symbol} is defined twice")),
+                );
+                if culprits.is_empty() {
+                    culprits.push("the archives pull in members that conflict".into());
+                }
                 let _ = writeln!(
                     text,
-                    "\nNo order of these inputs links (with the archives grouped, in every order tried):\na symbol is defined by no input, or twice."
+                    "\nNo order of these inputs links (with the archives grouped, in every order tried): {}.",
+                    culprits.join("; ")
                 );
             }
         }

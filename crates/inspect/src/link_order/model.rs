@@ -107,6 +107,11 @@ impl Resolution {
 }
 
 impl Line {
+    /// How many inputs the line read.
+    pub(crate) fn input_count(&self) -> usize {
+        self.inputs.len()
+    }
+
     /// Whether input `index` is a shared object, and whether it was read under `--as-needed`.
     pub(crate) fn input_shared(&self, index: usize) -> (bool, bool) {
         let input = &self.inputs[index];
