@@ -14,6 +14,7 @@ mod problems;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 pub use command::{LinkCommand, Linker};
 pub use problems::Problem;
@@ -62,6 +63,7 @@ pub struct Verdict {
 struct Ran {
     links: bool,
     stderr: String,
+    took: Duration,
 }
 
 /// Reads, replays, runs and explains `argv`; writes the report (or JSON) to `out`.
@@ -76,8 +78,13 @@ pub fn run(
     let real = match options.no_run {
         true => None,
         false => {
+            let started = Instant::now();
             let (links, stderr) = system.link(&command.with_output(&scratch.output()))?;
-            Some(Ran { links, stderr })
+            Some(Ran {
+                links,
+                stderr,
+                took: started.elapsed(),
+            })
         }
     };
     let (program, cc) = match &command.linker {
@@ -94,9 +101,12 @@ pub fn run(
     let mut text = String::new();
     let mut problems = Vec::new();
     let mut fixed = None;
+    let replay_started = Instant::now();
+    let mut replay_took = None;
     let replay_links = match Line::read(&line_options, system) {
         Ok(line) => {
             let report = link_order::diagnose(&line);
+            replay_took = Some(replay_started.elapsed());
             problems = problems::classify(&line, &report, &command);
             libraries::name_missing(&mut problems, system)?;
             if let Some(p) = problems::dynamic_linker(&line, &command) {
@@ -166,6 +176,18 @@ pub fn run(
         )?;
     } else {
         print(out, &verdict, &text, real.as_ref())?;
+        if let Some(replay) = replay_took {
+            let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
+            match &real {
+                Some(ran) => writeln!(
+                    out,
+                    "\nTimes, side by side in this run: the replay {}, the real link {}.",
+                    ms(replay),
+                    ms(ran.took)
+                )?,
+                None => writeln!(out, "\nThe replay took {}.", ms(replay))?,
+            }
+        }
     }
     Ok(verdict)
 }
