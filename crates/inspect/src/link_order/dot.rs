@@ -9,7 +9,9 @@ use super::model::*;
 /// edge labelled with the symbols one needs from the other. The edges are those of every unit
 /// the given order loads, or that one big group of all inputs would load: solid where the
 /// given order resolves them, red and dashed where it leaves them undefined, grey where the
-/// given order does not load the needing unit at all.
+/// given order does not load the needing unit at all. The inputs the compiler driver added
+/// (start files, libc, libgcc) are left out, unless an edge the given order leaves undefined
+/// touches them.
 pub fn dot(line: &Line) -> String {
     #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
     enum Style {
@@ -44,10 +46,23 @@ pub fn dot(line: &Line) -> String {
             }
         }
     }
+    // The driver's inputs are shown only where a problem touches them.
+    let shown: Vec<bool> = (0..line.inputs.len())
+        .map(|i| {
+            !line.inputs[i].system
+                || edges
+                    .keys()
+                    .any(|&(f, t, s)| s == Style::Undefined && (f == i || t == i))
+        })
+        .collect();
+    edges.retain(|&(from, to, _), _| shown[from] && (to == usize::MAX || shown[to]));
     let mut out = String::from(
         "digraph \"link-order\" {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
     for (i, input) in line.inputs.iter().enumerate() {
+        if !shown[i] {
+            continue;
+        }
         let shape = match input.kind {
             Kind::Object => "box",
             Kind::Archive => "folder",
@@ -73,7 +88,7 @@ pub fn dot(line: &Line) -> String {
         };
         let style = match style {
             Style::Resolved => "",
-            Style::Undefined => ", color=red, style=dashed",
+            Style::Undefined => ", color=red, fontcolor=red, style=dashed, penwidth=2",
             Style::NotLoaded => ", color=grey, fontcolor=grey",
         };
         let _ = writeln!(
