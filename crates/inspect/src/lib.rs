@@ -16,6 +16,7 @@
 pub mod checksec;
 pub mod link;
 pub mod link_order;
+pub mod names;
 pub mod nm;
 pub mod symbols;
 

@@ -6,6 +6,7 @@
 
 use super::command::{LinkCommand, Linker};
 use crate::link_order::{Line, Report, Whence};
+pub use crate::names::shown;
 
 /// One problem, as `--json` prints it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -58,25 +59,6 @@ const RUST_RUNTIME: [&str; 8] = [
     "__rust_alloc_error_handler",
     "__rust_no_alloc_shim_is_unstable",
 ];
-
-/// `name` demangled (Rust or C++), with the raw name beside it; the name alone when it is not
-/// mangled.
-pub fn shown(name: &str) -> String {
-    match demangled(name) {
-        Some(d) if d != name => format!("`{d}` ({name})"),
-        _ => format!("`{name}`"),
-    }
-}
-
-fn demangled(name: &str) -> Option<String> {
-    if let Ok(d) = rustc_demangle::try_demangle(name) {
-        return Some(format!("{d:#}"));
-    }
-    if name.starts_with("_Z") {
-        return cpp_demangle::Symbol::new(name).ok()?.demangle().ok();
-    }
-    None
-}
 
 /// A C++ name's function name without its parameters and scope (`foo` of `ns::foo(int)`).
 fn cpp_base(name: &str) -> Option<String> {

@@ -132,6 +132,7 @@ pub fn diagnose(line: &Line) -> Report {
         }
     }
     for (symbols, u) in stories {
+        let symbols: Vec<String> = symbols.iter().map(|s| crate::names::plain(s)).collect();
         let _ = writeln!(text, "  {}", symbols.join(", "));
         let _ = writeln!(text, "    needed by {}", u.needed_by.join(", "));
         if u.defined_in.is_empty() {
@@ -148,7 +149,8 @@ pub fn diagnose(line: &Line) -> Report {
     for (symbol, first, second) in &multiple {
         let _ = writeln!(
             text,
-            "\nMultiple definition of {symbol}: first in {first}, again in {second}"
+            "\nMultiple definition of {}: first in {first}, again in {second}",
+            crate::names::plain(symbol)
         );
     }
 
