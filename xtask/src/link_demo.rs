@@ -1,6 +1,6 @@
 //! `cargo xtask link-demo`: links c-main with the archive before the objects that need it,
 //! shows the linker's "undefined reference" error, explains it from the symbol tables of the
-//! inputs, and links the order that works.
+//! inputs, hands the same command to `polylink link`, and links the fixed command it prints.
 //!
 //! GNU ld reads its inputs once, left to right, and takes a member out of an archive only to
 //! define a symbol that is undefined at that moment. An archive named before the objects that
@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
@@ -48,19 +48,12 @@ pub fn run(ctx: &Ctx, manifest: &Manifest, cc: &str, w: &mut impl Write) -> Resu
             .display()
             .to_string()
     };
-    let link = |name: &str, inputs: Vec<&PathBuf>| {
-        Cmd::new(cc)
-            .arg("-o")
-            .arg(show(&demo.join(name)))
-            .args(inputs.into_iter().map(|p| show(p)))
-            .args(&manifest.native_static_libs)
-            .cwd(&manifest.root)
-    };
-
-    let wrong = link(
-        "wrong-order",
-        std::iter::once(&archive).chain(&objects).collect(),
-    );
+    let wrong_argv: Vec<String> = [cc.to_owned(), "-o".into(), show(&demo.join("wrong-order"))]
+        .into_iter()
+        .chain(std::iter::once(&archive).chain(&objects).map(|p| show(p)))
+        .chain(manifest.native_static_libs.iter().cloned())
+        .collect();
+    let wrong = Cmd::new(cc).args(&wrong_argv[1..]).cwd(&manifest.root);
     writeln!(
         w,
         "The wrong order: the archive before the objects that need it"
@@ -136,27 +129,46 @@ pub fn run(ctx: &Ctx, manifest: &Manifest, cc: &str, w: &mut impl Write) -> Resu
         )?;
     }
 
-    let right = link("right-order", objects.iter().chain([&archive]).collect());
+    // The same command handed to `polylink link`, whose fixed command is the order that works.
     writeln!(w)?;
-    writeln!(
-        w,
-        "The order that works: objects first, then the archives they need, then the"
+    writeln!(w, "The same command, handed to polylink link:")?;
+    writeln!(w, "  $ polylink link -- {wrong}")?;
+    std::env::set_current_dir(&manifest.root)
+        .with_context(|| format!("could not enter {}", manifest.root.display()))?;
+    let mut report = Vec::new();
+    let verdict = polylink_inspect::link::run(
+        &wrong_argv,
+        &polylink_inspect::link::Options::default(),
+        &polylink_inspect::Host,
+        &mut report,
     )?;
-    writeln!(
-        w,
-        "system libraries the archives need (rustc's native-static-libs):"
-    )?;
-    writeln!(w, "  $ {right}")?;
-    let right_order_links = match right.run(verbose) {
-        Ok(_) => {
-            writeln!(w, "  linked: {}", show(&demo.join("right-order")))?;
-            true
+    for line in String::from_utf8_lossy(&report).lines() {
+        writeln!(w, "    {line}")?;
+    }
+    let mut right_order_links = false;
+    if let Some(fixed) = verdict.fixed {
+        let mut fixed = fixed;
+        if let Some(at) = fixed.iter().position(|a| a == "-o") {
+            fixed[at + 1] = show(&demo.join("right-order"));
         }
-        Err(e) => {
-            writeln!(w, "  it failed too: {e}")?;
-            false
-        }
-    };
+        let right = Cmd::new(&fixed[0]).args(&fixed[1..]).cwd(&manifest.root);
+        writeln!(w)?;
+        writeln!(
+            w,
+            "Its fixed command, objects first, then the archive, then the system libraries:"
+        )?;
+        writeln!(w, "  $ {right}")?;
+        right_order_links = match right.run(verbose) {
+            Ok(_) => {
+                writeln!(w, "  linked: {}", show(&demo.join("right-order")))?;
+                true
+            }
+            Err(e) => {
+                writeln!(w, "  it failed too: {e}")?;
+                false
+            }
+        };
+    }
     Ok(Verdict {
         undefined,
         right_order_links,

@@ -112,7 +112,7 @@ pub fn run(
             if let Some(p) = problems::dynamic_linker(&line, &command) {
                 problems.push(p);
             }
-            text.push_str(&report.text);
+            text.push_str(&report.account);
             if let Some(path) = &options.dot {
                 crate::write_atomic(path, link_order::dot(&line).as_bytes())?;
             }

@@ -26,6 +26,8 @@ pub struct Report {
     pub cycles: Vec<Vec<String>>,
     /// The report as text.
     pub text: String,
+    /// The same without the proposed order (which `polylink link` writes as a whole command).
+    pub(crate) account: String,
 }
 
 /// One symbol the given order leaves undefined.
@@ -154,6 +156,7 @@ pub fn diagnose(line: &Line) -> Report {
         );
     }
 
+    let account = text.clone();
     let (proposal_items, repeated_items, cycles) = if given.links() {
         (None, None, Vec::new())
     } else {
@@ -223,6 +226,7 @@ pub fn diagnose(line: &Line) -> Report {
         repeated_items,
         cycles,
         text,
+        account,
     }
 }
 
