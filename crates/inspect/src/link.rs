@@ -230,7 +230,7 @@ fn print(out: &mut impl Write, v: &Verdict, replay: &str, real: Option<&Ran>) ->
     } else if !v.links {
         writeln!(
             out,
-            "\nNo fixed command: the problems above need more than a new order."
+            "\nNo fixed command: each fix above changes a source file or an input, not the command line."
         )?;
     }
     Ok(())

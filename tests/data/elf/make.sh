@@ -56,6 +56,20 @@ cat >"$work/prog.c" <<'C'
 int main(int argc, char **argv) { (void)argv; printf("%d\n", argc); return 0; }
 C
 
+# For the troubleshooting chapter: C calling a Rust function that lacks #[unsafe(no_mangle)],
+# and C++ calling a C function declared without extern "C".
+cat >"$work/calls-sum8.c" <<'C'
+long sum8(long, long, long, long, long, long, long, long);
+int main(void) { return (int)sum8(1, 2, 3, 4, 5, 6, 7, 8); }
+C
+cat >"$work/cfoo.c" <<'C'
+int foo(int x) { return x + 1; }
+C
+cat >"$work/callfoo.cpp" <<'C'
+int foo(int);
+int main() { return foo(41); }
+C
+
 flags=(-O1 -fno-asynchronous-unwind-tables -fno-ident)
 gcc "${flags[@]}" -fcommon -c "$work/kinds.c" -o kinds.o
 gcc "${flags[@]}" -c "$work/main.c" -o main.o
@@ -67,6 +81,9 @@ ar --plugin /dev/null rcsD liba.a "$work/a.o" "$work/a2.o"
 ar --plugin /dev/null rcsD libb.a "$work/b.o"
 gcc "${flags[@]}" -fPIC -shared -Wl,--version-script="$work/shared.map" -Wl,-soname,libshared.so \
     "$work/shared.c" -o libshared.so
+gcc "${flags[@]}" -c "$work/calls-sum8.c" -o calls-sum8.o
+gcc "${flags[@]}" -c "$work/cfoo.c" -o cfoo.o
+g++ "${flags[@]}" -c "$work/callfoo.cpp" -o callfoo.o
 gcc "${flags[@]}" "$work/prog.c" -o prog
 gcc "${flags[@]}" -no-pie -fstack-protector-all -Wl,-z,norelro "$work/prog.c" -o prog-nopie
-ls -l kinds.o main.o liba.a libb.a libshared.so prog prog-nopie
+ls -l kinds.o main.o liba.a libb.a libshared.so prog prog-nopie calls-sum8.o cfoo.o callfoo.o
