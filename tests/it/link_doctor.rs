@@ -414,3 +414,22 @@ fn the_project_link_in_the_wrong_order_gets_a_command_that_links() {
         assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
     }
 }
+
+/// `cargo xtask link-speed` times the replay beside the real link in one run and prints the
+/// table with its verdict (the ratio is a figure for the machine, not a test).
+#[test]
+fn link_speed_prints_the_replay_beside_the_real_link() {
+    let output = polylink_tests::xtask()
+        .args(["link-speed", "--rounds", "1"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    for part in [
+        "cc, the wrong order (fails):",
+        "cc, the order that links:",
+        "polylink link --no-run, wrong:",
+        "target: the replay's slowest round under the real link's median:",
+    ] {
+        assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
+    }
+}

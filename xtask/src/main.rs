@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use xtask::{Ctx, build, compare, header, hot_reload, link_demo, nm_speed};
+use xtask::{Ctx, build, compare, header, hot_reload, link_demo, link_speed, nm_speed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,6 +73,13 @@ enum Task {
     },
     /// Link c-main in the wrong order, show the linker's error and explain it
     LinkDemo,
+    /// Time `polylink link --no-run` against the real link of the same command, side by side
+    /// (the c-main link in the wrong order)
+    LinkSpeed {
+        /// Rounds of each, alternating
+        #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u16).range(1..))]
+        rounds: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +112,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Task::NmSpeed { rounds, file } => nm_speed::task(&ctx, rounds.into(), file.as_deref())?,
         Task::HotReload { demo, dir } => hot_reload::run(&ctx, &hot_reload::Options { demo, dir })?,
         Task::LinkDemo => return link_demo::task(&ctx),
+        Task::LinkSpeed { rounds } => link_speed::task(&ctx, rounds.into())?,
     }
     Ok(ExitCode::SUCCESS)
 }
