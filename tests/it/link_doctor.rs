@@ -433,3 +433,22 @@ fn link_speed_prints_the_replay_beside_the_real_link() {
         assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
     }
 }
+
+/// A Rust staticlib linked without the native libraries rustc names: its unwinder's symbols are
+/// missing, and the doctor names the library that has them.
+#[test]
+fn a_rust_staticlib_without_its_native_libraries_is_named() {
+    let manifest = build();
+    let path = |p: &Path| p.display().to_string();
+    let lib = path(&manifest.staticlib("libpolylink.a").unwrap().path);
+    let main = path(&manifest.object("c-main.o").unwrap().path);
+    let tour = path(&manifest.object("tour.o").unwrap().path);
+    let dir = tempfile::tempdir().unwrap();
+    let v = check(
+        dir.path(),
+        &["cc", "-nodefaultlibs", "-o", "p", &main, &tour, &lib, "-lc"],
+        "missing-native-libs",
+        false,
+    );
+    assert!(v.to_string().contains("-lgcc_s"), "{v:#}");
+}

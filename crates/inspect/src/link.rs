@@ -109,6 +109,7 @@ pub fn run(
             replay_took = Some(replay_started.elapsed());
             problems = problems::classify(&line, &report, &command);
             libraries::name_missing(&mut problems, system)?;
+            problems = problems::merge_same_story(problems);
             if let Some(p) = problems::dynamic_linker(&line, &command) {
                 problems.push(p);
             }
@@ -338,7 +339,7 @@ fn flag_fix(command: &LinkCommand, problems: &[Problem]) -> Option<Vec<String>> 
     let mut argv = command.argv.clone();
     let libraries: Vec<String> = problems
         .iter()
-        .filter(|p| p.kind == "missing-library")
+        .filter(|p| matches!(p.kind, "missing-library" | "missing-native-libs"))
         .filter_map(|p| p.fix.split('`').nth(1).map(str::to_owned))
         .collect();
     if !libraries.is_empty() {

@@ -8,12 +8,15 @@ use super::problems::{Problem, shown};
 use crate::symbols::{self, Table};
 use crate::{Result, System};
 
-/// The system libraries a link most often leaves out, as `-l` names.
-const CANDIDATES: [&str; 9] = [
-    "m", "stdc++", "z", "crypt", "atomic", "dl", "rt", "pthread", "resolv",
+/// The system libraries a link most often leaves out, as `-l` names: those of C and C++ code,
+/// and those a Rust staticlib needs (`rustc --print native-static-libs`: libgcc_s for
+/// unwinding, libc).
+const CANDIDATES: [&str; 11] = [
+    "m", "stdc++", "z", "crypt", "atomic", "dl", "rt", "pthread", "resolv", "gcc_s", "c",
 ];
 
-/// Turns `undefined` problems whose symbol a candidate library defines into `missing-library`.
+/// Turns `undefined` problems whose symbol a candidate library defines into `missing-library`,
+/// or `missing-native-libs` when a Rust staticlib needs it.
 pub fn name_missing(problems: &mut [Problem], system: &dyn System) -> Result<()> {
     if !problems.iter().any(|p| p.kind == "undefined") {
         return Ok(());
@@ -29,8 +32,26 @@ pub fn name_missing(problems: &mut [Problem], system: &dyn System) -> Result<()>
         let Some(sym) = p.symbol.clone() else {
             continue;
         };
-        if let Some((name, _)) = libraries.iter().find(|(_, defined)| defined.contains(&sym)) {
-            *p = Problem::new(
+        let Some((name, _)) = libraries.iter().find(|(_, defined)| defined.contains(&sym)) else {
+            continue;
+        };
+        // A Rust staticlib's member (`….rcgu.o`) needs what rustc's native libraries give.
+        *p = if p.message.contains(".rcgu.o") {
+            Problem::new(
+                "missing-native-libs",
+                Some(&sym),
+                format!(
+                    "the Rust staticlib needs {} from lib{name}, one of the native libraries \
+                     `rustc --print native-static-libs` names, and the command does not name it",
+                    shown(&sym)
+                ),
+                format!(
+                    "add `-l{name}`, and the rest of what `rustc --print native-static-libs` \
+                     lists for the staticlib, after it"
+                ),
+            )
+        } else {
+            Problem::new(
                 "missing-library",
                 Some(&sym),
                 format!(
@@ -39,8 +60,8 @@ pub fn name_missing(problems: &mut [Problem], system: &dyn System) -> Result<()>
                     p.message
                 ),
                 format!("add `-l{name}` after the inputs that need it"),
-            );
-        }
+            )
+        };
     }
     Ok(())
 }

@@ -254,7 +254,7 @@ fn multiple_and_cycles(report: &Report, command: &LinkCommand) -> Vec<Problem> {
 
 /// Problems of one kind with the same fix (a library named too early, say, defining many
 /// symbols) told once: the first symbol stands for all, and the message names them all.
-fn merge_same_story(problems: Vec<Problem>) -> Vec<Problem> {
+pub(super) fn merge_same_story(problems: Vec<Problem>) -> Vec<Problem> {
     let mut merged: Vec<(Problem, Vec<String>)> = Vec::new();
     for p in problems {
         let sym = p.symbol.clone().unwrap_or_default();
