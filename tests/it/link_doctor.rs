@@ -93,6 +93,22 @@ fn each_kind_of_link_problem_is_named_with_a_fix() {
     );
     assert_eq!(v["fixed"][3], "m.o", "{v:#}");
 
+    // The same with the source on the line: the driver compiles it, and so does the doctor.
+    write(
+        d,
+        "msrc.c",
+        "int st_fn(void); int main(void) { return st_fn(); }",
+    );
+    let v = check(
+        d,
+        &["gcc", "-O1", "-o", "p", "libst.a", "msrc.c"],
+        "link-order",
+        false,
+    );
+    assert_eq!(v["fixed"][4], "msrc.c", "{v:#}");
+    write(d, "broken.c", "int main(void) { return nope; }");
+    check(d, &["gcc", "-o", "p", "broken.c"], "compile-error", false);
+
     // duplicate-start and missing-main: a NASM _start linked with the C runtime.
     asm(
         "start.asm",

@@ -33,9 +33,7 @@ pub enum LinkError {
     UnknownLinker { program: String },
     #[error("{option} needs a value after it")]
     MissingValue { option: String },
-    #[error(
-        "{file} is a source file: compile it first (`-c`), then hand polylink the link of the objects"
-    )]
+    #[error("{file} is a source file, which ld cannot link: compile it first (`-c`)")]
     Source { file: String },
 }
 
@@ -91,19 +89,50 @@ pub fn run(
         Linker::Driver { program, .. } => (Some(program.clone()), true),
         Linker::Ld => (None, false),
     };
+    // Sources on the line are compiled first, into the scratch directory, as the driver would.
+    let mut inputs = command.inputs.clone();
+    let mut compiled: Vec<(String, String)> = Vec::new();
+    let mut compile_failed = None;
+    for &at in &command.sources {
+        let source = &command.inputs[at];
+        let file_name = std::path::Path::new(source)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let object = scratch.0.join(format!("{}-{file_name}.o", compiled.len()));
+        let object = object.display().to_string();
+        let mut argv: Vec<String> = vec![program.clone().unwrap_or_default()];
+        argv.extend(command.compile_args.iter().cloned());
+        argv.extend(["-c".to_owned(), source.clone(), "-o".into(), object.clone()]);
+        let (ok, stderr) = system.link(&argv)?;
+        if !ok {
+            compile_failed = Some(problems::compile_error(source, &stderr));
+            break;
+        }
+        inputs[at] = object.clone();
+        compiled.push((object, source.clone()));
+    }
     let line_options = link_order::Options {
         dot: None,
         cc,
         cc_args: command.driver_args.clone(),
         driver: program,
-        inputs: command.inputs.clone(),
+        inputs,
     };
     let mut text = String::new();
     let mut problems = Vec::new();
     let mut fixed = None;
     let replay_started = Instant::now();
     let mut replay_took = None;
-    let replay_links = match Line::read(&line_options, system) {
+    let read = match compile_failed {
+        Some(problem) => {
+            problems.push(problem);
+            Err(Error::EmptyCommand)
+        }
+        None => Line::read(&line_options, system),
+    };
+    let replay_links = match read {
+        Err(Error::EmptyCommand) => None,
         Ok(line) => {
             let report = link_order::diagnose(&line);
             replay_took = Some(replay_started.elapsed());
@@ -118,7 +147,14 @@ pub fn run(
                 crate::write_atomic(path, link_order::dot(&line).as_bytes())?;
             }
             if !report.links {
-                fixed = fix(&command, &line, &report);
+                fixed = fix(&command, &line, &report).map(|argv| {
+                    argv.into_iter()
+                        .map(|w| match compiled.iter().find(|(o, _)| *o == w) {
+                            Some((_, source)) => source.clone(),
+                            None => w,
+                        })
+                        .collect()
+                });
             }
             Some(report.links)
         }
@@ -163,6 +199,14 @@ pub fn run(
         && (ran.links || !problems.iter().any(Problem::from_linker))
     {
         problems.push(problems::disagreement(replayed, &ran.stderr));
+    }
+    // The scratch objects of the sources are named as the sources, in what a person reads.
+    for (object, source) in &compiled {
+        text = text.replace(object.as_str(), source);
+        for p in &mut problems {
+            p.message = p.message.replace(object.as_str(), source);
+            p.fix = p.fix.replace(object.as_str(), source);
+        }
     }
     let verdict = Verdict {
         links,

@@ -31,6 +31,10 @@ pub struct LinkCommand {
     /// Where the output file's name is in `argv`, when `-o` names one, and whether it is
     /// joined to the option (`-omain`).
     pub output: Option<(usize, bool)>,
+    /// The source files the driver compiles before it links, by index in `inputs`.
+    pub sources: Vec<usize>,
+    /// The driver's options for compiling them (`-O2`, `-I dir`, `-std=c11`, …).
+    pub compile_args: Vec<String>,
 }
 
 /// Driver options that take the next word as their value.
@@ -146,6 +150,8 @@ impl LinkCommand {
             inputs: Vec::new(),
             positions: Vec::new(),
             output: None,
+            sources: Vec::new(),
+            compile_args: Vec::new(),
         };
         let mut i = 0;
         while i < args.len() {
@@ -184,7 +190,11 @@ impl LinkCommand {
                 w if w.starts_with("-Wl,") => take(w.to_owned(), &mut command),
                 w if ld_input_option(w) => take(w.to_owned(), &mut command),
                 w if !w.starts_with('-') && is_source(w) => {
-                    return Err(LinkError::Source { file: w.to_owned() });
+                    if linker == Linker::Ld {
+                        return Err(LinkError::Source { file: w.to_owned() });
+                    }
+                    command.sources.push(command.inputs.len());
+                    take(w.to_owned(), &mut command);
                 }
                 w if !w.starts_with('-') => take(w.to_owned(), &mut command),
                 w => match linker {
@@ -192,7 +202,11 @@ impl LinkCommand {
                         if w.starts_with("-fuse-ld=") {
                             command.driver_args.push(w.to_owned());
                         } else if DRIVER_WITH_VALUE.contains(&w) {
+                            command.compile_args.push(w.to_owned());
+                            command.compile_args.extend(next.cloned());
                             i += 1;
+                        } else {
+                            command.compile_args.push(w.to_owned());
                         }
                     }
                     Linker::Ld => {
@@ -266,7 +280,12 @@ mod tests {
         assert_eq!(c.linker, Linker::Ld);
         assert_eq!(c.inputs, ["start.o", "-L.", "-lfoo"]);
         assert_eq!(c.with_output("o2")[7], "o2");
-        assert!(LinkCommand::parse(&words("gcc main.c")).is_err());
+        let with_source = LinkCommand::parse(&words("gcc -O2 -I inc -o p main.c x.a")).unwrap();
+        assert_eq!(
+            (with_source.sources, with_source.compile_args),
+            (vec![0], vec!["-O2".to_owned(), "-I".into(), "inc".into()])
+        );
+        assert!(LinkCommand::parse(&words("ld main.c")).is_err());
         assert!(LinkCommand::parse(&words("make all")).is_err());
         assert_eq!(
             LinkCommand::parse(&words("g++ -o a a.o")).unwrap().output,

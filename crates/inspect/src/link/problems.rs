@@ -397,6 +397,19 @@ pub fn dynamic_linker(line: &Line, command: &LinkCommand) -> Option<Problem> {
     })
 }
 
+/// A source on the command line that does not compile: nothing is linked.
+pub fn compile_error(source: &str, stderr: &str) -> Problem {
+    Problem::new(
+        "compile-error",
+        None,
+        format!(
+            "{source} does not compile, so nothing is linked:\n{}",
+            stderr.trim_end()
+        ),
+        "fix the source first; the compiler's message says where".into(),
+    )
+}
+
 /// A `-l` or file the command names that is not there.
 pub fn missing_file(message: &str) -> Problem {
     Problem::new(
