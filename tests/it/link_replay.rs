@@ -339,3 +339,89 @@ fn a_rust_staticlib_line_with_its_native_libraries_is_replayed() {
         "Rust staticlib with native libs"
     ));
 }
+
+/// Generated worlds of C modules packaged as objects, archives and shared objects, linked by
+/// gcc in random orders, sometimes with `-Wl,--no-as-needed` before a shared object or a group
+/// of the archives: the replay's verdict must be gcc's every time.
+#[test]
+fn the_replay_agrees_with_gcc_on_generated_worlds_with_shared_objects() {
+    let mut rng = polylink_tests::Lcg(0x5A_4ED);
+    let (mut links, mut fails, mut dropped) = (0, 0, 0);
+    for world in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let n = 3 + rng.below(4);
+        let mut inputs: Vec<String> = vec!["main.o".into()];
+        let mut archive_members: Vec<Vec<String>> = vec![Vec::new(), Vec::new()];
+        let mut libraries = Vec::new();
+        compile(
+            d,
+            "main",
+            "int f0(void); int main(void) { return f0(); }",
+            &["-fPIC"],
+        );
+        for i in 0..n {
+            let mut calls: Vec<usize> = (0..rng.below(3)).map(|_| rng.below(n)).collect();
+            calls.retain(|&j| j != i);
+            calls.dedup();
+            let decls: String = calls.iter().map(|j| format!("int f{j}(void); ")).collect();
+            let body: String = calls.iter().map(|j| format!(" + f{j}()")).collect();
+            let source = format!("{decls}int f{i}(void) {{ return {i}{body}; }}");
+            compile(d, &format!("m{i}"), &source, &["-fPIC"]);
+            match rng.below(4) {
+                0 => inputs.push(format!("m{i}.o")),
+                1 => {
+                    shared(d, &format!("libs{i}.so"), &format!("m{i}.o"));
+                    libraries.push(format!("-ls{i}"));
+                }
+                k => archive_members[k - 2].push(format!("m{i}.o")),
+            }
+        }
+        for (k, members) in archive_members.iter().enumerate() {
+            if !members.is_empty() {
+                let name = format!("libar{k}.a");
+                let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+                archive(d, &name, &refs);
+                inputs.push(name);
+            }
+        }
+        inputs.extend(libraries.iter().cloned());
+        for case in 0..5 {
+            let mut order = inputs.clone();
+            for k in (1..order.len()).rev() {
+                order.swap(k, rng.below(k + 1));
+            }
+            if rng.below(3) == 0
+                && let Some(at) = order.iter().position(|a| a.starts_with("-ls"))
+            {
+                order.insert(at, "-Wl,--no-as-needed".into());
+            }
+            let archives: Vec<usize> = (0..order.len())
+                .filter(|&k| order[k].ends_with(".a"))
+                .collect();
+            if case == 4 && archives.len() == 2 {
+                order.insert(archives[1] + 1, "-Wl,--end-group".into());
+                order.insert(archives[0], "-Wl,--start-group".into());
+            }
+            let mut line = vec!["-L.".to_owned()];
+            line.extend(order);
+            let line: Vec<&str> = line.iter().map(String::as_str).collect();
+            let what = format!("world {world}, case {case}");
+            if same_verdict(d, &line, &what) {
+                links += 1;
+            } else {
+                fails += 1;
+                dropped += usize::from(
+                    line.iter()
+                        .position(|a| a.starts_with("-ls"))
+                        .is_some_and(|s| s < line.len() - 1),
+                );
+            }
+        }
+    }
+    assert!(links > 5 && fails > 5, "links {links}, fails {fails}");
+    assert!(
+        dropped > 0,
+        "no failing order had a shared object before other inputs"
+    );
+}
