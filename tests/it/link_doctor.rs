@@ -468,3 +468,66 @@ fn a_rust_staticlib_without_its_native_libraries_is_named() {
     );
     assert!(v.to_string().contains("-lgcc_s"), "{v:#}");
 }
+
+/// Two Rust staticlibs built with LTO, each one member carrying its whole std, in one C program:
+/// ld stops at `rust_eh_personality` defined twice, and the doctor names the Rust runtime.
+#[test]
+fn two_rust_staticlibs_with_their_own_std_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (name, body) in [("a", "x + 1"), ("b", "x * 2")] {
+        write(
+            d,
+            &format!("{name}.rs"),
+            &format!(
+                "#[unsafe(no_mangle)]\npub extern \"C\" fn {name}_fn(x: i32) -> i32 {{\n    \
+                 std::panic::catch_unwind(|| {body}).unwrap_or(0)\n}}\n"
+            ),
+        );
+        let lib = format!("lib{name}_rs.a");
+        make(
+            d,
+            "rustc",
+            &[
+                "--edition",
+                "2024",
+                "--crate-type",
+                "staticlib",
+                "-C",
+                "lto",
+                "-C",
+                "opt-level=1",
+                &format!("{name}.rs"),
+                "-o",
+                &lib,
+            ],
+        );
+    }
+    write(
+        d,
+        "m.c",
+        "int a_fn(int); int b_fn(int); int main(void) { return a_fn(1) + b_fn(2); }",
+    );
+    make(d, "gcc", &["-c", "m.c", "-o", "m.o"]);
+    let v = check(
+        d,
+        &[
+            "gcc",
+            "-o",
+            "p",
+            "m.o",
+            "liba_rs.a",
+            "libb_rs.a",
+            "-lgcc_s",
+            "-lutil",
+            "-lrt",
+            "-lpthread",
+            "-lm",
+            "-ldl",
+            "-lc",
+        ],
+        "duplicate-rust-runtime",
+        false,
+    );
+    assert!(v.to_string().contains("rust_eh_personality"), "{v:#}");
+}
