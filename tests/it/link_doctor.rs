@@ -531,3 +531,27 @@ fn two_rust_staticlibs_with_their_own_std_are_named() {
     );
     assert!(v.to_string().contains("rust_eh_personality"), "{v:#}");
 }
+
+/// A command that is not a link is a usage error (exit 2), named.
+#[test]
+fn a_command_that_is_not_a_link_is_a_usage_error() {
+    for (command, says) in [
+        (
+            &["make", "all"][..],
+            "`make` is not a linker polylink knows",
+        ),
+        (
+            &["ld", "main.c"],
+            "main.c is a source file, which ld cannot link",
+        ),
+        (&["gcc", "-o", "p", "-l"], "-l needs a value after it"),
+    ] {
+        let ran = polylink()
+            .args(["link", "--"])
+            .args(command)
+            .assert()
+            .code(2);
+        let stderr = String::from_utf8_lossy(&ran.get_output().stderr).into_owned();
+        assert!(stderr.contains(says), "{command:?}: {ran}");
+    }
+}

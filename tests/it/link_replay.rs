@@ -307,7 +307,8 @@ fn the_replay_agrees_with_gcc_where_it_once_did_not() {
 }
 
 /// A Rust staticlib with the native libraries rustc names, glibc's empty archives among them,
-/// links with cc, and the replay says so.
+/// links with cc, and the replay says so; in random orders of the same inputs, the replay's
+/// verdict is cc's.
 #[test]
 fn a_rust_staticlib_line_with_its_native_libraries_is_replayed() {
     let manifest = build();
@@ -332,12 +333,29 @@ fn a_rust_staticlib_line_with_its_native_libraries_is_replayed() {
         ]
         .map(String::from),
     );
-    let line: Vec<&str> = line.iter().map(String::as_str).collect();
+    let words: Vec<&str> = line.iter().map(String::as_str).collect();
     assert!(same_verdict(
         dir.path(),
-        &line,
+        &words,
         "Rust staticlib with native libs"
     ));
+    // The same inputs in random orders: the archive or the native libraries before what needs
+    // them fail, and the replay must say so exactly when cc does.
+    let mut rng = polylink_tests::Lcg(0x7275_7374);
+    let (mut links, mut fails) = (0, 0);
+    for case in 0..8 {
+        let mut order = line.clone();
+        for k in (1..order.len()).rev() {
+            order.swap(k, rng.below(k + 1));
+        }
+        let words: Vec<&str> = order.iter().map(String::as_str).collect();
+        if same_verdict(dir.path(), &words, &format!("Rust world, case {case}")) {
+            links += 1;
+        } else {
+            fails += 1;
+        }
+    }
+    assert!(fails > 0, "links {links}, fails {fails}");
 }
 
 /// Generated worlds of C modules packaged as objects, archives and shared objects, linked by
@@ -424,4 +442,76 @@ fn the_replay_agrees_with_gcc_on_generated_worlds_with_shared_objects() {
         dropped > 0,
         "no failing order had a shared object before other inputs"
     );
+}
+
+/// Generated C++ worlds: every module uses one inline function with a local static (a COMDAT
+/// group, its static STB_GNU_UNIQUE) and calls others; modules are objects or archive members,
+/// linked by g++ in random orders. `polylink link --no-run` (the replay alone) must give g++'s
+/// verdict.
+#[test]
+fn the_replay_agrees_with_gxx_on_generated_cxx_worlds() {
+    let mut rng = polylink_tests::Lcg(0xC0FFEE);
+    let (mut links, mut fails) = (0, 0);
+    for world in 0..10 {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let n = 3 + rng.below(3);
+        let shared_inline = "inline int &counter() { static int c; return c; }\n";
+        let mut inputs = vec!["main.o".to_owned()];
+        let mut members = Vec::new();
+        compile(
+            d,
+            "main.cpp",
+            &format!("{shared_inline}int f0();\nint main() {{ return f0() + counter(); }}"),
+            &[],
+        );
+        for i in 0..n {
+            let mut calls: Vec<usize> = (0..rng.below(3)).map(|_| rng.below(n)).collect();
+            calls.retain(|&j| j != i);
+            calls.dedup();
+            let decls: String = calls.iter().map(|j| format!("int f{j}();\n")).collect();
+            let body: String = calls.iter().map(|j| format!(" + f{j}()")).collect();
+            let source =
+                format!("{shared_inline}{decls}int f{i}() {{ return ++counter(){body}; }}");
+            compile(d, &format!("m{i}.cpp"), &source, &[]);
+            if rng.below(2) == 0 {
+                inputs.push(format!("m{i}.o"));
+            } else {
+                members.push(format!("m{i}.o"));
+            }
+        }
+        if !members.is_empty() {
+            let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+            archive(d, "libcx.a", &refs);
+            inputs.push("libcx.a".into());
+        }
+        for case in 0..4 {
+            let mut order = inputs.clone();
+            for k in (1..order.len()).rev() {
+                order.swap(k, rng.below(k + 1));
+            }
+            let real = tool("g++")
+                .args(["-o", "out"])
+                .args(&order)
+                .current_dir(d)
+                .assert();
+            let linked = real.get_output().status.success();
+            let replay = polylink()
+                .args(["link", "--no-run", "--", "g++", "-o", "out"])
+                .args(&order)
+                .current_dir(d)
+                .assert();
+            assert_eq!(
+                replay.get_output().status.code(),
+                Some(if linked { 0 } else { 1 }),
+                "world {world}, case {case}, {order:?}\n--- g++\n{real}\n--- replay\n{replay}"
+            );
+            if linked {
+                links += 1;
+            } else {
+                fails += 1;
+            }
+        }
+    }
+    assert!(links > 3 && fails > 3, "links {links}, fails {fails}");
 }

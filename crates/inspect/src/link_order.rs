@@ -88,8 +88,14 @@ pub enum LineError {
     NoIndex { file: String },
     #[error("{file}: not an ELF object, archive, shared object or input-listing linker script")]
     UnknownInput { file: String },
-    #[error("-l{lib}: found in no search directory (-L, then ld's SEARCH_DIR)")]
-    NotFound { lib: String },
+    #[error(
+        "-l{lib}: found in no search directory (-L, then ld's SEARCH_DIR); looked for {looked} in {dirs}"
+    )]
+    NotFound {
+        lib: String,
+        looked: String,
+        dirs: String,
+    },
     #[error("`{cc} -### {mark}` printed no link command (did it fail?):\n{stderr}")]
     NoDriverLine {
         cc: String,

@@ -183,12 +183,16 @@ pub fn link(args: LinkArgs) -> Result<ExitCode> {
         no_run: args.no_run,
         dot: args.dot,
     };
-    let verdict = polylink_inspect::link::run(
-        &args.command,
-        &options,
-        &Host,
-        &mut std::io::stdout().lock(),
-    )?;
+    let mut out = std::io::stdout().lock();
+    let verdict = match polylink_inspect::link::run(&args.command, &options, &Host, &mut out) {
+        Ok(verdict) => verdict,
+        // A command that is not a link command is a usage error, as clap's are.
+        Err(polylink_inspect::Error::Link(fault)) => {
+            eprintln!("error: {fault}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok(if verdict.links {
         ExitCode::SUCCESS
     } else {

@@ -371,7 +371,7 @@ impl Reader<'_> {
             self.system_dirs = Some(self.system.ld_search_dirs()?);
         }
         let dirs = self.search.iter().chain(self.system_dirs.iter().flatten());
-        for dir in dirs {
+        for dir in dirs.clone() {
             for name in &candidates {
                 let path = dir.join(name);
                 if path.is_file() {
@@ -381,6 +381,11 @@ impl Reader<'_> {
         }
         Err(LineError::NotFound {
             lib: lib.to_owned(),
+            looked: candidates.join(" and "),
+            dirs: dirs
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }
         .into())
     }
