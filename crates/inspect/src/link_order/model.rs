@@ -286,17 +286,30 @@ impl Line {
         found
     }
 
+    /// An order as the user would write it: each input by the argument it came from (`-lm`,
+    /// not the libm.so.6 that glibc's script names), a linker script's expansion once, and the
+    /// driver's own inputs left out.
     pub(super) fn shown_items(&self, items: &[Item]) -> String {
-        let mut words = Vec::new();
+        let mut words: Vec<String> = Vec::new();
+        let push = |word: &str, words: &mut Vec<String>| {
+            if words.last().map(String::as_str) != Some(word) {
+                words.push(word.to_owned());
+            }
+        };
         for item in items {
             match item {
-                Item::One(i) if !self.inputs[*i].system => {
-                    words.push(self.inputs[*i].shown.clone())
-                }
+                Item::One(i) if !self.inputs[*i].system => push(&self.inputs[*i].arg, &mut words),
                 Item::Group(g) if g.iter().any(|i| !self.inputs[*i].system) => {
-                    words.push("--start-group".into());
-                    words.extend(g.iter().map(|i| self.inputs[*i].shown.clone()));
-                    words.push("--end-group".into());
+                    let args: Vec<&str> = g.iter().map(|i| self.inputs[*i].arg.as_str()).collect();
+                    if args.iter().all(|a| *a == args[0]) {
+                        push(args[0], &mut words);
+                        continue;
+                    }
+                    push("--start-group", &mut words);
+                    for arg in args {
+                        push(arg, &mut words);
+                    }
+                    push("--end-group", &mut words);
                 }
                 _ => {}
             }
