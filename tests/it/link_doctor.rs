@@ -555,3 +555,48 @@ fn a_command_that_is_not_a_link_is_a_usage_error() {
         assert!(stderr.contains(says), "{command:?}: {ran}");
     }
 }
+
+/// When the replay and the real linker disagree, the linker is trusted and the disagreement is
+/// said plainly, as a bug of polylink's: a system whose linker links everything shows it.
+#[test]
+fn a_replay_that_disagrees_with_the_linker_says_so() {
+    struct Lenient;
+    impl polylink_inspect::System for Lenient {
+        fn ld_search_dirs(&self) -> polylink_inspect::Result<Vec<std::path::PathBuf>> {
+            polylink_inspect::Host.ld_search_dirs()
+        }
+        fn driver_line(
+            &self,
+            driver: Option<&str>,
+            cc_args: &[String],
+            mark: &str,
+        ) -> polylink_inspect::Result<(String, String)> {
+            polylink_inspect::Host.driver_line(driver, cc_args, mark)
+        }
+        fn cpp_filt(&self, names: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
+            polylink_inspect::Host.cpp_filt(names)
+        }
+        fn link(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
+            Ok((true, String::new()))
+        }
+    }
+    let fixtures = polylink_tests::root().join("tests/data/elf");
+    let path = |f: &str| fixtures.join(f).display().to_string();
+    let argv: Vec<String> = ["ld".to_owned(), "-o".into(), "out".into()]
+        .into_iter()
+        .chain(["liba.a", "main.o", "libb.a"].map(path))
+        .collect();
+    let mut out = Vec::new();
+    let verdict = polylink_inspect::link::run(
+        &argv,
+        &polylink_inspect::link::Options::default(),
+        &Lenient,
+        &mut out,
+    )
+    .unwrap();
+    assert!(verdict.links, "the linker is the truth");
+    let kinds: Vec<&str> = verdict.problems.iter().map(|p| p.kind).collect();
+    assert!(kinds.contains(&"replay-disagrees"), "{kinds:?}");
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("that is a bug in polylink"), "{text}");
+}
