@@ -576,7 +576,7 @@ fn a_replay_that_disagrees_with_the_linker_says_so() {
         fn cpp_filt(&self, names: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
             polylink_inspect::Host.cpp_filt(names)
         }
-        fn link(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
+        fn run(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
             Ok((true, String::new()))
         }
     }

@@ -549,7 +549,7 @@ fn the_system_is_asked_through_one_trait() {
         fn cpp_filt(&self, _: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
             unreachable!("link-order demangles nothing")
         }
-        fn link(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
+        fn run(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
             unreachable!("link-order runs no link")
         }
     }

@@ -14,6 +14,7 @@
 //! tools, through polylink-cmd.
 
 pub mod checksec;
+pub mod isolate;
 pub mod link;
 pub mod link_order;
 pub mod names;
@@ -34,6 +35,8 @@ pub enum Error {
     Line(#[from] link_order::LineError),
     #[error(transparent)]
     Link(#[from] link::LinkError),
+    #[error(transparent)]
+    Isolate(#[from] isolate::IsolateError),
     #[error(transparent)]
     Tool(#[from] CmdError),
     #[error("could not write {}: {cause}", .path.display())]
@@ -72,8 +75,9 @@ pub trait System {
         cc_args: &[String],
         mark: &str,
     ) -> Result<(String, String)>;
-    /// Runs a link command (`argv[0]` is the program); whether it succeeded, and its stderr.
-    fn link(&self, argv: &[String]) -> Result<(bool, String)>;
+    /// Runs a command (`argv[0]` is the program): a link, a compile, `ld -r`, `objcopy`, `ar`.
+    /// Whether it succeeded, and its stderr.
+    fn run(&self, argv: &[String]) -> Result<(bool, String)>;
     /// `c++filt -i` over `names` (one a line): libiberty's spelling of each, one a line.
     fn cpp_filt(&self, names: Vec<u8>) -> Result<Vec<u8>>;
 }
@@ -128,7 +132,7 @@ impl System for Host {
         Ok((cc, String::from_utf8_lossy(&output.stderr).into_owned()))
     }
 
-    fn link(&self, argv: &[String]) -> Result<(bool, String)> {
+    fn run(&self, argv: &[String]) -> Result<(bool, String)> {
         let (program, args) = argv.split_first().ok_or(Error::EmptyCommand)?;
         let output = Cmd::new(program)
             .args(args)

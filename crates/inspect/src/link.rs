@@ -77,7 +77,7 @@ pub fn run(
         true => None,
         false => {
             let started = Instant::now();
-            let (links, stderr) = system.link(&command.with_output(&scratch.output()))?;
+            let (links, stderr) = system.run(&command.with_output(&scratch.output()))?;
             Some(Ran {
                 links,
                 stderr,
@@ -104,7 +104,7 @@ pub fn run(
         let mut argv: Vec<String> = vec![program.clone().unwrap_or_default()];
         argv.extend(command.compile_args.iter().cloned());
         argv.extend(["-c".to_owned(), source.clone(), "-o".into(), object.clone()]);
-        let (ok, stderr) = system.link(&argv)?;
+        let (ok, stderr) = system.run(&argv)?;
         if !ok {
             compile_failed = Some(problems::compile_error(source, &stderr));
             break;
@@ -179,7 +179,7 @@ pub fn run(
     // A fix has really linked before it is printed.
     if let (Some(argv), false) = (&fixed, options.no_run) {
         let argv_out = LinkCommand::parse(argv)?.with_output(&scratch.output());
-        let (links, stderr) = system.link(&argv_out)?;
+        let (links, stderr) = system.run(&argv_out)?;
         if !links {
             text.push_str(&format!(
                 "\nThe order the replay proposes did not link with the real linker, so it is not \

@@ -200,6 +200,44 @@ pub fn link(args: LinkArgs) -> Result<ExitCode> {
     })
 }
 
+/// `polylink isolate IN.a -o OUT.a [--export SYM]… [--exports-from HEADER.h] [--list]`.
+#[derive(Clone, Debug, clap::Args)]
+pub struct IsolateArgs {
+    /// The Rust staticlib to isolate (it is only read)
+    #[arg(value_name = "IN.a")]
+    input: PathBuf,
+    /// Where the isolated archive goes
+    #[arg(short, long, value_name = "OUT.a", required_unless_present = "list")]
+    output: Option<PathBuf>,
+    /// A symbol to keep global (repeatable) [default: the library's C surface: its global
+    /// definitions that are neither Rust-mangled nor Rust runtime symbols]
+    #[arg(long = "export", value_name = "SYM")]
+    exports: Vec<String>,
+    /// Keep global the functions and variables a C header declares (cbindgen's, say)
+    #[arg(long, value_name = "HEADER.h")]
+    exports_from: Option<PathBuf>,
+    /// Print the symbols that would be kept global, and write nothing
+    #[arg(long)]
+    list: bool,
+}
+
+pub fn isolate(args: IsolateArgs) -> Result<ExitCode> {
+    let options = polylink_inspect::isolate::Options {
+        exports: args.exports,
+        exports_from: args.exports_from,
+        list: args.list,
+    };
+    let output = args.output.unwrap_or_default();
+    polylink_inspect::isolate::isolate(
+        &args.input,
+        &output,
+        &options,
+        &Host,
+        &mut std::io::stdout().lock(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn link_order(args: LinkOrderArgs) -> Result<ExitCode> {
     let options = link_order::Options {
         dot: args.dot,

@@ -38,6 +38,9 @@ enum Command {
     /// Replay GNU ld's archive resolution over a link line: does it link, what is left
     /// undefined and why, and which order links
     LinkOrder(inspect::LinkOrderArgs),
+    /// Make a Rust staticlib coexist with others in one program: keep its C surface global and
+    /// everything else (its own std) local
+    Isolate(inspect::IsolateArgs),
     /// Call raw machine code (e.g. from `nasm -f bin`) with up to six integers; print rax
     Run(code::RunArgs),
     /// Assemble NASM-syntax instructions with polylink's emitter: print hex, write a raw bin,
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Checksec(args) => inspect::checksec(args),
         Command::Link(args) => inspect::link(args),
         Command::LinkOrder(args) => inspect::link_order(args),
+        Command::Isolate(args) => inspect::isolate(args),
         Command::Run(args) => code::run(args),
         Command::Asm(args) => code::asm(args),
         Command::Patch(args) => patch::patch(args),
