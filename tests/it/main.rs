@@ -11,6 +11,7 @@ mod golden;
 mod header;
 mod hot;
 mod install;
+mod isolate;
 mod jit;
 mod link_doctor;
 mod link_order;

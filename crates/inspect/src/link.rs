@@ -46,6 +46,9 @@ pub struct Options {
     pub no_run: bool,
     /// Where to write the dependency graph in Graphviz format.
     pub dot: Option<PathBuf>,
+    /// For Rust staticlibs that each carry their own std: isolate them into this directory and
+    /// propose the command that uses them.
+    pub fix_isolate: Option<PathBuf>,
 }
 
 /// The doctor's verdict, as `--json` prints it.
@@ -146,7 +149,14 @@ pub fn run(
             if let Some(path) = &options.dot {
                 crate::write_atomic(path, link_order::dot(&line).as_bytes())?;
             }
-            if !report.links {
+            let staticlibs = colliding_staticlibs(&line, &report);
+            if !staticlibs.is_empty() {
+                name_staticlibs(&mut problems, &staticlibs);
+                if let Some(dir) = &options.fix_isolate {
+                    fixed = Some(isolated_command(&command, &staticlibs, dir, system)?);
+                }
+            }
+            if !report.links && fixed.is_none() {
                 fixed = fix(&command, &line, &report).map(|argv| {
                     argv.into_iter()
                         .map(|w| match compiled.iter().find(|(o, _)| *o == w) {
@@ -402,6 +412,75 @@ fn flag_fix(command: &LinkCommand, problems: &[Problem]) -> Option<Vec<String>> 
         return None;
     }
     Some(argv)
+}
+
+/// The Rust staticlibs (as the user named them) whose std collides with another's.
+fn colliding_staticlibs(line: &Line, report: &link_order::Report) -> Vec<String> {
+    let mut libs: Vec<String> = Vec::new();
+    for (sym, first, second) in &report.multiple {
+        if !problems::rust_runtime(sym) {
+            continue;
+        }
+        for unit in [first, second] {
+            if let Some(arg) = line.arg_of_unit(unit)
+                && !libs.contains(&arg)
+            {
+                libs.push(arg);
+            }
+        }
+    }
+    libs
+}
+
+/// Says in the duplicate-rust-runtime problem which staticlibs collide and how to isolate them.
+fn name_staticlibs(problems: &mut [Problem], staticlibs: &[String]) {
+    for p in problems
+        .iter_mut()
+        .filter(|p| p.kind == "duplicate-rust-runtime")
+    {
+        p.message = format!(
+            "{} each carry their own copy of Rust's std, and both copies are linked: {}",
+            staticlibs.join(" and "),
+            p.message
+        );
+        p.fix = format!(
+            "isolate each (`polylink isolate {} -o …`): only its C surface stays global, and \
+             each library keeps its own std; `polylink link --fix-isolate DIR -- …` does it and \
+             checks the command",
+            staticlibs[0]
+        );
+    }
+}
+
+/// Isolates `staticlibs` into `dir` and returns the command with the isolated archives in
+/// their places.
+fn isolated_command(
+    command: &LinkCommand,
+    staticlibs: &[String],
+    dir: &std::path::Path,
+    system: &dyn System,
+) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir).map_err(|cause| Error::Write {
+        path: dir.to_path_buf(),
+        cause,
+    })?;
+    let mut argv = command.argv.clone();
+    for lib in staticlibs {
+        let input = std::path::Path::new(lib);
+        let stem = input.file_stem().unwrap_or_default().to_string_lossy();
+        let output = dir.join(format!("{stem}-isolated.a"));
+        crate::isolate::isolate(
+            input,
+            &output,
+            &crate::isolate::Options::default(),
+            system,
+            &mut std::io::sink(),
+        )?;
+        for word in argv.iter_mut().filter(|w| *w == lib) {
+            *word = output.display().to_string();
+        }
+    }
+    Ok(argv)
 }
 
 /// A private directory for the outputs of trial links, removed when dropped.

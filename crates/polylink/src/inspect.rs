@@ -172,6 +172,10 @@ pub struct LinkArgs {
     /// Write the dependency graph in Graphviz format to FILE
     #[arg(long, value_name = "FILE")]
     dot: Option<PathBuf>,
+    /// When Rust staticlibs collide (each with its own std), isolate them into DIR and propose
+    /// the command that uses them
+    #[arg(long, value_name = "DIR")]
+    fix_isolate: Option<PathBuf>,
     /// The link command as you would type it: gcc, cc, g++, clang or ld, and its options
     #[arg(required = true, last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -182,6 +186,7 @@ pub fn link(args: LinkArgs) -> Result<ExitCode> {
         json: args.json,
         no_run: args.no_run,
         dot: args.dot,
+        fix_isolate: args.fix_isolate,
     };
     let mut out = std::io::stdout().lock();
     let verdict = match polylink_inspect::link::run(&args.command, &options, &Host, &mut out) {

@@ -60,6 +60,11 @@ const RUST_RUNTIME: [&str; 8] = [
     "__rust_no_alloc_shim_is_unstable",
 ];
 
+/// Whether `sym` is one of the Rust runtime's symbols every staticlib defines for itself.
+pub fn rust_runtime(sym: &str) -> bool {
+    RUST_RUNTIME.contains(&sym) || sym.contains("3std")
+}
+
 /// A C++ name's function name without its parameters and scope (`foo` of `ns::foo(int)`).
 fn cpp_base(name: &str) -> Option<String> {
     if !name.starts_with("_Z") || rustc_demangle::try_demangle(name).is_ok() {
@@ -207,7 +212,7 @@ fn multiple_and_cycles(report: &Report, command: &LinkCommand) -> Vec<Problem> {
                  runtime's start file (and its `_start`) is left out"
                     .to_owned(),
             )
-        } else if RUST_RUNTIME.contains(&sym.as_str()) || sym.contains("3std") {
+        } else if rust_runtime(sym) {
             (
                 "duplicate-rust-runtime",
                 "each Rust staticlib carries its own std: link one staticlib that depends on \

@@ -118,6 +118,15 @@ impl Line {
         (input.kind == Kind::Shared, input.as_needed)
     }
 
+    /// The argument of the input that holds the unit named `unit` (`libx.a(m.o)` → `libx.a`
+    /// as the user wrote it).
+    pub(crate) fn arg_of_unit(&self, unit: &str) -> Option<String> {
+        self.inputs
+            .iter()
+            .find(|i| i.units.iter().any(|u| u.name == unit))
+            .map(|i| i.arg.clone())
+    }
+
     /// Every name some unit of the line defines.
     pub(crate) fn defined_names(&self) -> Vec<String> {
         let mut syms: Vec<Sym> = self
