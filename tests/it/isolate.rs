@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use polylink_tests::{Command, build, polylink, process, tool};
 
 /// The Rust source of library `name`: two C functions that print, catch a panic at their
-/// boundary, spawn a thread, use a HashMap and a thread-local, and allocate.
+/// boundary, spawn a thread, use a HashMap and a thread-local, allocate, and read the program's
+/// arguments, which std learns from its `.init_array`.
 fn library_source(name: &str) -> String {
     format!(
         r#"use std::cell::Cell;
@@ -27,7 +28,9 @@ fn work(n: i32) -> i32 {{
     let values: Vec<i32> = squares.values().copied().collect();
     let sum = std::thread::spawn(move || values.iter().sum::<i32>()).join().unwrap();
     CALLS.with(|c| c.set(c.get() + 1));
-    println!("{name}: {{n}} squares sum to {{sum}}, call {{}} on this thread", CALLS.with(|c| c.get()));
+    // std fills its arguments from .init_array: 1 here means this library's ran.
+    let args = std::env::args().count();
+    println!("{name}: {{n}} squares sum to {{sum}}, call {{}} on this thread, {{args}} argument(s)", CALLS.with(|c| c.get()));
     sum
 }}
 
@@ -70,7 +73,7 @@ fn expected() -> String {
     for (i, n) in NAMES.iter().enumerate() {
         let k = i as i32 + 2;
         let sum: i32 = (0..k).map(|x| x * x).sum();
-        text += &format!("{n}: {k} squares sum to {sum}, call 1 on this thread\n");
+        text += &format!("{n}: {k} squares sum to {sum}, call 1 on this thread, 1 argument(s)\n");
         text += &format!("{n}_work({k}) = {sum}\n{n}_twice(-1) = -2\n");
     }
     text
@@ -285,7 +288,12 @@ fn the_project_library_isolated_gives_the_same_program() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("libpolylink.a");
     std::fs::copy(lib, &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
     let isolated = isolate(&copy);
+    assert!(
+        std::fs::read(&copy).unwrap() == before,
+        "the input was changed"
+    );
     let objects = ["c-main.o", "tour.o"].map(|o| manifest.object(o).unwrap().path.clone());
     tool("cc")
         .arg("-o")
@@ -407,4 +415,104 @@ fn two_isolated_libraries_exporting_one_symbol_are_a_duplicate_definition() {
         "{verdict}"
     );
     assert!(verdict.contains("shared_name"), "{verdict}");
+}
+
+/// A larger library, the release staticlib of fixtures/nm-speed (regex, serde_json, toml,
+/// clap): isolated, it keeps global exactly what `--list` names (its four C functions), and
+/// everything else it defines is local; its undefined references stay.
+#[test]
+fn a_larger_library_keeps_exactly_its_c_surface() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    tool(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "polylink-nm-fixture",
+        ])
+        .current_dir(polylink_tests::root())
+        .assert()
+        .success();
+    let lib = polylink_tests::layout()
+        .cargo_target
+        .join("release/libpolylink_nm_fixture.a");
+    let list = polylink()
+        .arg("isolate")
+        .arg(&lib)
+        .arg("--list")
+        .assert()
+        .success();
+    let listed: Vec<String> = String::from_utf8_lossy(&list.get_output().stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "fixture_count_matches",
+            "fixture_json_values",
+            "fixture_parse_args",
+            "fixture_toml_keys"
+        ]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fixture-isolated.a");
+    polylink()
+        .arg("isolate")
+        .arg(&lib)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let globals = polylink()
+        .args(["nm", "-g", "--defined-only"])
+        .arg(&out)
+        .assert()
+        .success();
+    let kept: Vec<String> = String::from_utf8_lossy(&globals.get_output().stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    assert_eq!(kept, listed);
+    let undefined = polylink().args(["nm", "-u"]).arg(&out).assert().success();
+    let undefined = String::from_utf8_lossy(&undefined.get_output().stdout).into_owned();
+    for libc in ["memcpy", "malloc", "_Unwind_Resume"] {
+        assert!(
+            undefined.lines().any(|l| l.ends_with(&format!(" {libc}"))),
+            "{libc} is no longer an undefined reference:\n{undefined}"
+        );
+    }
+}
+
+/// The exports can come from the C header cbindgen writes: for the project library they are
+/// its C surface, the same as by default.
+#[test]
+fn the_exports_can_come_from_a_header() {
+    let manifest = build();
+    let lib = &manifest.staticlib("libpolylink.a").unwrap().path;
+    let header = polylink_tests::root().join("rust-lib/include/polylink.h");
+    let from_header = polylink()
+        .arg("isolate")
+        .arg(lib)
+        .arg("--exports-from")
+        .arg(&header)
+        .arg("--list")
+        .assert()
+        .success();
+    let by_default = polylink()
+        .arg("isolate")
+        .arg(lib)
+        .arg("--list")
+        .assert()
+        .success();
+    assert_eq!(
+        from_header.get_output().stdout,
+        by_default.get_output().stdout
+    );
+    let names = String::from_utf8_lossy(&by_default.get_output().stdout).into_owned();
+    assert!(
+        names.lines().any(|l| l == "pl_sum8") && names.lines().any(|l| l == "hello"),
+        "{names}"
+    );
 }

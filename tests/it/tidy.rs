@@ -68,19 +68,88 @@ fn read(file: &Path) -> String {
     std::fs::read_to_string(root().join(file)).unwrap()
 }
 
-/// Whether `text` uses the word `word` in code (not only in comments or string literals).
+/// `text` with the contents of comments and of string and character literals (raw ones, over
+/// several lines, included) blanked out, so that only code is left to search.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    while i < chars.len() {
+        let rest = &chars[i..];
+        if rest.starts_with(&['/', '/']) {
+            while i < chars.len() && chars[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if rest.starts_with(&['/', '*']) {
+            while i < chars.len() && !chars[i..].starts_with(&['*', '/']) {
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+            out.push_str("  ");
+            i += 2;
+        } else if chars[i] == 'r'
+            && !chars
+                .get(i.wrapping_sub(1))
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+            && rest.iter().skip(1).take_while(|c| **c == '#').count() + 1 < rest.len()
+            && rest[1 + rest.iter().skip(1).take_while(|c| **c == '#').count()] == '"'
+        {
+            let hashes = rest.iter().skip(1).take_while(|c| **c == '#').count();
+            let close: Vec<char> = std::iter::once('"')
+                .chain(std::iter::repeat_n('#', hashes))
+                .collect();
+            i += 2 + hashes;
+            out.push_str(&" ".repeat(2 + hashes));
+            while i < chars.len() && !chars[i..].starts_with(&close) {
+                out.push(blank(chars[i]));
+                i += 1;
+            }
+            out.push_str(&" ".repeat(close.len()));
+            i += close.len();
+        } else if chars[i] == '"' {
+            out.push(' ');
+            i += 1;
+            while i < chars.len() && chars[i] != '"' {
+                if chars[i] == '\\' {
+                    out.push(' ');
+                    i += 1;
+                }
+                if i < chars.len() {
+                    out.push(blank(chars[i]));
+                    i += 1;
+                }
+            }
+            out.push(' ');
+            i += 1;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Whether `text` uses the word `word` in code (not in comments or string literals).
 fn uses(text: &str, word: &str) -> bool {
-    text.lines().any(|line| {
-        let code = line.split("//").next().unwrap_or("");
-        code.match_indices(word).any(|(at, _)| {
-            let before = code[..at].chars().next_back();
-            let after = code[at + word.len()..].chars().next();
-            let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            // Inside a string literal (an odd number of quotes before it) it is text.
-            let in_string = code[..at].matches('"').count() % 2 == 1;
-            !ident(before) && !ident(after) && !in_string
-        })
+    let code = code_only(text);
+    code.match_indices(word).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + word.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
     })
+}
+
+#[test]
+fn code_only_blanks_comments_and_strings() {
+    let text =
+        "let a = \"unsafe\"; // unsafe\nlet b = r#\"\n#[unsafe(x)]\n\"#; unsafe { }\n/* unsafe */";
+    let code = code_only(text);
+    assert_eq!(code.matches("unsafe").count(), 1, "{code}");
+    assert_eq!(code.lines().count(), text.lines().count());
+    assert!(uses(text, "unsafe") && !uses("// unsafe only\n", "unsafe"));
 }
 
 #[test]
