@@ -84,6 +84,16 @@ fn run(cli: Cli) -> Result<()> {
         .zip(codes.iter().map(Vec::as_slice))
         .collect();
     let reserved = TABLE.reserve(cli.units, &first)?;
+    // Entries this host installed itself; held locked across each install, so the calling loop
+    // cannot see a switch before it can tell who made it.
+    let own = Arc::new(Mutex::new(HashSet::new()));
+    // The watcher is live before `ready` is printed: a bin saved the moment after `ready` is
+    // seen is installed.
+    let _watcher = if cli.watch {
+        Some(watch(&cli.dir, codes, Arc::clone(&own))?)
+    } else {
+        None
+    };
     // Not locked for good: the watcher's thread prints too.
     let mut out = std::io::stdout();
     let ready = Event::Ready {
@@ -96,15 +106,6 @@ fn run(cli: Cli) -> Result<()> {
         slots: SLOTS.map(str::to_owned).into(),
     };
     writeln!(out, "{ready}")?;
-
-    // Entries this host installed itself; held locked across each install, so the calling loop
-    // cannot see a switch before it can tell who made it.
-    let own = Arc::new(Mutex::new(HashSet::new()));
-    let _watcher = if cli.watch {
-        Some(watch(&cli.dir, codes, Arc::clone(&own))?)
-    } else {
-        None
-    };
     call_loop(&mut out, &own, &cli)
 }
 
@@ -235,7 +236,8 @@ fn reload(
     }
     let mut own = own.lock().unwrap_or_else(|e| e.into_inner());
     // SAFETY: the bins in the watched directory are this host's own functions of integers,
-    // assembled from its sources; polylink checks their size and CPU features.
+    // assembled from its sources; `install` checks that each is a whole function this CPU can
+    // run.
     let patch = unsafe { target.install(SLOTS[i], &code) }?;
     own.insert(patch.after as usize);
     installed[i] = code;

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 pub mod measure;
 
-use polylink_exec::{FnPtr, Module, ModuleBuilder, cpu};
+use polylink_exec::{FnPtr, Module, ModuleBuilder};
 pub use polylink_routines_report::{Agreement, EmittedAgreement};
 
 /// What goes wrong running the routines: a refused argument, or the code around them.
@@ -110,9 +110,9 @@ pub struct RoutineSet<'code> {
     _code: PhantomData<&'code Module>,
 }
 
-/// Whether this CPU can run `name`.
+/// Whether `name` is a whole function this CPU can run.
 fn runnable(name: &str) -> bool {
-    routine(name).is_some_and(|r| cpu::check(r.name, r.bytes).is_ok())
+    routine(name).is_some_and(|r| polylink_exec::check_code(r.name, r.bytes).is_ok())
 }
 
 impl RoutineSet<'static> {
@@ -376,10 +376,10 @@ fn copies_agree(
     Ok(exact(a)? && exact(b)?)
 }
 
-/// Why a routine is absent: the CPU feature it needs.
+/// Why a routine is absent: the CPU feature it needs (or what else is wrong with it).
 fn missing(name: &str) -> Error {
     let routine = routine(name).expect("a known routine");
-    cpu::check(routine.name, routine.bytes)
+    polylink_exec::check_code(routine.name, routine.bytes)
         .err()
         .unwrap_or_else(|| polylink_exec::Error::NoEntry { name: name.into() })
         .into()

@@ -81,7 +81,7 @@ fn polylink_asm_refuses_bad_text_with_the_place_and_the_reason() {
     std::fs::write(&file, "mov rax, rdi\nadd rax, 0x100000000\nret\n").unwrap();
     let file_arg = file.to_str().unwrap();
     let out_bin = dir.path().join("out.bin");
-    let cases: [(Vec<&str>, &str); 8] = [
+    let cases: [(Vec<&str>, &str); 9] = [
         (
             vec!["mov rax, rdi; add rax, rsx; ret"],
             "error: <instructions>:1:24: unknown register `rsx`",
@@ -96,7 +96,11 @@ fn polylink_asm_refuses_bad_text_with_the_place_and_the_reason() {
         ),
         (
             vec!["mov rax, 1", "--call"],
-            "does not end with `ret` or `jmp`",
+            "<instructions> can run past its end: `mov eax,1` at offset 0 is followed by nothing",
+        ),
+        (
+            vec!["db 0x0f, 0x0b", "--call"],
+            "<instructions> traps at offset 0: `ud2` raises an invalid-opcode exception (SIGILL)",
         ),
         (
             vec![ADD_TEXT, "--call", "1", "2", "3", "4", "5", "6", "7"],

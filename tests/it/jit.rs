@@ -92,6 +92,78 @@ fn bad_raw_code_and_bad_arguments_are_refused_with_a_clear_error() {
     }
 }
 
+/// `polylink run` refuses what is not a whole function by name, exit status 1, never a signal:
+/// an ELF object, assembly text, bytes that do not decode, a trap, code that runs off its end,
+/// and files that are not regular (a FIFO once hung it, /dev/zero once ate 2 GB). `--unchecked`
+/// runs code the check refuses: here a function whose trap is on a path it does not take.
+#[test]
+fn code_that_is_not_a_whole_function_is_refused_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let object = nasm(dir.path(), "add", "elf64", ADD);
+    let fifo = dir.path().join("fifo");
+    polylink_tests::tool("mkfifo").arg(&fifo).assert().success();
+    let cases = [
+        (
+            object,
+            "add.elf64 is an ELF file (an object or a program), not raw code",
+        ),
+        (
+            dir.path().join("add.asm"),
+            "is a text file (assembly source?), not raw code",
+        ),
+        (
+            raw("06.bin", b"\x06\xc3"),
+            "06.bin does not decode as x86-64 code at offset 0",
+        ),
+        (
+            raw("ud2.bin", b"\x0f\x0b"),
+            "`ud2` raises an invalid-opcode exception",
+        ),
+        (raw("hlt.bin", b"\xf4\xc3"), "`hlt` is privileged"),
+        (raw("noret.bin", b"\x48\x89\xf8"), "can run past its end"),
+        (fifo, "is a FIFO (named pipe), not a regular file"),
+        ("/dev/zero".into(), "/dev/zero is a character device"),
+        (dir.path().to_path_buf(), "is a directory"),
+    ];
+    for (file, message) in &cases {
+        let output = polylink()
+            .arg("run")
+            .arg(file)
+            .timeout(std::time::Duration::from_secs(20))
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "no {message:?} in: {stderr}");
+    }
+    // test rdi, rdi; jnz +2; ud2; mov rax, rdi; ret
+    let guarded = raw(
+        "guarded.bin",
+        b"\x48\x85\xff\x75\x02\x0f\x0b\x48\x89\xf8\xc3",
+    );
+    let refused = polylink()
+        .arg("run")
+        .arg(&guarded)
+        .arg("5")
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&refused.get_output().stderr).into_owned();
+    assert!(stderr.contains("traps at offset 5"), "{stderr}");
+    polylink()
+        .args(["run", "--unchecked"])
+        .arg(&guarded)
+        .arg("5")
+        .assert()
+        .success()
+        .stdout("5\n");
+}
+
 /// Code that needs a CPU feature this CPU lacks is refused before it runs: exit status 1 and a
 /// message, never SIGILL. The feature is one this CPU really lacks when there is one among the
 /// candidates; otherwise AVX2 is hidden from polylink through its environment.

@@ -32,7 +32,12 @@ fn code(dir: &Path, name: &str, body: &str) -> PathBuf {
 
 /// The host, started (as `user` when given) with `args`, once it printed `ready`.
 fn start_host(dir: &Path, args: &[&str], user: Option<u32>) -> (Running, Ready) {
-    let mut command = as_user(user, hot_host_bin());
+    start_program(hot_host_bin(), dir, args, user)
+}
+
+/// `program`, a copy of the host, started as [`start_host`] starts the host.
+fn start_program(program: &Path, dir: &Path, args: &[&str], user: Option<u32>) -> (Running, Ready) {
+    let mut command = as_user(user, program);
     command
         .args(["--dir"])
         .arg(dir)
@@ -96,12 +101,15 @@ fn as_user(uid: Option<u32>, program: &Path) -> Command {
     command
 }
 
+/// `polylink patch`, killed (and so failed) if it takes longer than a refusal ever should.
 fn patch(pid: u32, slot: &str, file: &Path, user: Option<u32>) -> Assert {
     let mut command = as_user(user, polylink_bin());
     command
         .args(["patch", "--pid", &pid.to_string(), "--slot", slot])
         .arg(file);
-    polylink_tests::Command::from_std(command).assert()
+    polylink_tests::Command::from_std(command)
+        .timeout(WAIT)
+        .assert()
 }
 
 fn patch_ok(pid: u32, slot: &str, file: &Path) -> String {
@@ -276,6 +284,158 @@ fn refusals_name_the_cause() {
         patch(host.pid(), "step", &dir.path().join("missing.bin"), None),
         &["could not read raw code", "missing.bin"],
     );
+}
+
+/// Bytes that are not a whole function, and files that are not raw code, are refused by name
+/// before a byte reaches the host: each such patch once killed the host with SIGILL, SIGTRAP
+/// or SIGSEGV, or hung (a FIFO) or ran out of memory (/dev/zero). The host runs on with its
+/// code, and the good patch after them takes unit 2, the first free one.
+#[test]
+fn bad_code_is_refused_before_anything_reaches_the_host() {
+    let dir = host_dir();
+    let (mut host, _) = start_host(dir.path(), &[], None);
+    let raw = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let fifo = dir.path().join("fifo.bin");
+    polylink_tests::tool("mkfifo").arg(&fifo).assert().success();
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (
+            raw("push-es.bin", b"\x06\xc3"),
+            "push-es.bin does not decode as x86-64 code at offset 0 (bytes 06 c3)",
+        ),
+        (raw("ff-ff.bin", b"\xff\xff\xc3"), "does not decode"),
+        (raw("0f-04.bin", b"\x0f\x04\xc3"), "does not decode"),
+        (
+            raw("ud2.bin", b"\x0f\x0b"),
+            "traps at offset 0: `ud2` raises an invalid-opcode exception (SIGILL)",
+        ),
+        (raw("int3.bin", b"\xcc\xc3"), "traps at offset 0: `int3`"),
+        (
+            code(dir.path(), "noret", "lea rax, [rdi + 1]"),
+            "can run past its end: `lea rax,[rdi+1]` at offset 0 is followed by nothing",
+        ),
+        (
+            polylink_tests::nasm(dir.path(), "object", "elf64", "bits 64\nret\n"),
+            "object.elf64 is an ELF file (an object or a program), not raw code: extract",
+        ),
+        (
+            raw("step-text.bin", b"lea rax, [rdi + 1]\nret\n"),
+            "is a text file (assembly source?), not raw code",
+        ),
+        (fifo, "fifo.bin is a FIFO (named pipe), not a regular file"),
+        (
+            PathBuf::from("/dev/zero"),
+            "/dev/zero is a character device, not a regular file",
+        ),
+    ];
+    for (file, part) in &cases {
+        assert_refused(patch(host.pid(), "step", file, None), &[part]);
+    }
+    let (n, step, _) = next_call(&mut host);
+    assert_eq!(step, n + 1, "the host runs its first code: {:?}", host.seen);
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+    let out = patch_ok(host.pid(), "step", &double);
+    assert!(out.contains("unit 2 of the region"), "{out}");
+    // The check can be skipped by one who knows what they install; its size is still checked.
+    let unchecked = polylink_tests::Command::from_std(as_user(None, polylink_bin()))
+        .args(["patch", "--unchecked", "--pid", &host.pid().to_string()])
+        .args(["--slot", "mix"])
+        .arg("/dev/zero")
+        .timeout(WAIT)
+        .assert();
+    assert_refused(unchecked, &["is a character device"]);
+}
+
+/// A host that dies the moment it runs its new code (here `ud2`, installed with --unchecked)
+/// was still patched: `polylink patch` says that the code was installed and then the process
+/// exited, not that a read failed. The patcher is made to pause after the switch, so that the
+/// host surely dies before the switch is read back.
+#[test]
+fn a_host_that_exits_after_the_switch_is_reported_as_patched() {
+    let dir = host_dir();
+    let (host, _) = start_host(dir.path(), &["--every-us", "0"], None);
+    let ud2 = dir.path().join("ud2.bin");
+    std::fs::write(&ud2, b"\x0f\x0b").unwrap();
+    let mut command = as_user(None, polylink_bin());
+    command
+        .env("POLYLINK_PAUSE_AFTER_SWITCH_MS", "300")
+        .args(["patch", "--unchecked", "--pid", &host.pid().to_string()])
+        .args(["--slot", "step"])
+        .arg(&ud2);
+    let ran = polylink_tests::Command::from_std(command)
+        .timeout(WAIT)
+        .assert();
+    assert_refused(
+        ran,
+        &[
+            &format!(
+                "the code was installed: slot \"step\" of process {} was switched to 0x",
+                host.pid()
+            ),
+            "then the process exited",
+        ],
+    );
+}
+
+/// A thread's id names its process: the patch says so and patches the process. A host stripped
+/// of its symbol table is found through the table it exports in `.dynsym`.
+#[test]
+fn a_thread_id_and_a_stripped_host_are_patched() {
+    let dir = host_dir();
+    let stripped = dir.path().join("stripped-host");
+    polylink_tests::tool("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(hot_host_bin())
+        .assert()
+        .success();
+    let symtab = polylink_tests::tool("readelf")
+        .args(["-S", "-W"])
+        .arg(&stripped)
+        .assert()
+        .success();
+    assert!(!String::from_utf8_lossy(&symtab.get_output().stdout).contains(".symtab"));
+    // --watch: the watcher runs on threads of its own.
+    let (mut host, ready) = start_program(&stripped, dir.path(), &["--watch"], None);
+    let pid = ready.pid;
+    let tid: u32 = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .find(|&tid| tid != pid)
+        .expect("the host runs more than one thread");
+    let double = code(dir.path(), "double", "lea rax, [rdi * 2]\nret");
+    let out = patch_ok(tid, "step", &double);
+    assert!(
+        out.contains(&format!(
+            "{tid} is a thread of process {pid}: patching the process"
+        )),
+        "{out}"
+    );
+    assert!(out.contains(&format!("host {pid} (")), "{out}");
+    host.wait_for("the change", WAIT, |l| {
+        step_changed(l, Some(By::AnotherProcess))
+    });
+}
+
+/// A bin saved the moment the host says `ready` is installed: the host's watcher is live
+/// before it prints `ready` (it once was not, and such a save was never seen).
+#[test]
+fn a_save_right_after_ready_is_installed() {
+    for _ in 0..3 {
+        let dir = host_dir();
+        let (mut host, _) = start_host(dir.path(), &["--watch"], None);
+        let new = polylink_tests::nasm(
+            dir.path(),
+            "next",
+            "bin",
+            "bits 64\nlea rax, [rdi + 5]\nret\n",
+        );
+        std::fs::rename(&new, dir.path().join("step.bin")).unwrap();
+        host.wait_for("the reload", WAIT, |l| step_changed(l, Some(By::ThisHost)));
+    }
 }
 
 /// Whether this process runs as root, which the tests that switch users need.

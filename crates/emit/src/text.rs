@@ -44,9 +44,6 @@ pub struct Assembled {
     pub program: Program,
     /// Instructions and `db` statements, not counting labels.
     pub statements: usize,
-    /// Whether the last statement is `ret` or `jmp`, so that calling the code cannot run past
-    /// its end.
-    pub ends_in_ret_or_jmp: bool,
 }
 
 /// A label of the text: the emitter's label, where it was defined, where it was first used.
@@ -58,7 +55,6 @@ pub fn assemble(text: &str) -> Result<Assembled> {
     let mut asm = Assembler::with_capacity(text.len());
     let mut labels: HashMap<&str, LabelUse> = HashMap::new();
     let mut count = 0;
-    let mut ends_in_ret_or_jmp = false;
     for located in &statements {
         let at = (located.line, located.column);
         let fail = |reason: String| syntax(at.0, at.1, reason);
@@ -85,15 +81,12 @@ pub fn assemble(text: &str) -> Result<Assembled> {
                     None => asm.jmp(label)?,
                     Some(cond) => asm.jcc(*cond, label)?,
                 };
-                ends_in_ret_or_jmp = cond.is_none();
             }
             Statement::Inst(inst) => {
                 asm.inst(inst).map_err(|e| fail(e.to_string()))?;
-                ends_in_ret_or_jmp = *inst == Inst::Ret;
             }
             Statement::Bytes(bytes) => {
                 asm.raw(bytes);
-                ends_in_ret_or_jmp = false;
             }
         }
         count += 1;
@@ -114,7 +107,6 @@ pub fn assemble(text: &str) -> Result<Assembled> {
     Ok(Assembled {
         program: asm.finish()?,
         statements: count,
-        ends_in_ret_or_jmp,
     })
 }
 
@@ -260,13 +252,5 @@ mod tests {
     fn a_64_bit_pattern_reads_as_its_signed_value() {
         assert_eq!(hex("add rax, 0xffffffffffffffff"), "48 83 c0 ff");
         assert_eq!(hex("mov rax, 0xffffffffffffffff"), "48 c7 c0 ff ff ff ff");
-    }
-
-    #[test]
-    fn ends_in_ret_or_jmp_is_reported() {
-        assert!(assemble("ret").unwrap().ends_in_ret_or_jmp);
-        assert!(assemble("l: jmp l").unwrap().ends_in_ret_or_jmp);
-        assert!(!assemble("ret; nop").unwrap().ends_in_ret_or_jmp);
-        assert!(!assemble("l: jz l").unwrap().ends_in_ret_or_jmp);
     }
 }

@@ -8,7 +8,7 @@
 use std::marker::PhantomData;
 
 use crate::os::{self, Pages};
-use crate::{Error, Result, cpu};
+use crate::{Error, Result, check};
 
 /// The byte that pads between functions: `int3`, a trap if ever executed.
 pub const PAD: u8 = 0xcc;
@@ -93,14 +93,18 @@ impl CodeBuffer {
     }
 
     /// Makes the buffer readable and executable, and no longer writable, after checking that
-    /// this CPU has every feature the code uses.
+    /// the code from its first byte is a whole function this CPU can run ([`crate::check_code`]).
     pub fn seal(self) -> Result<SealedCode> {
-        cpu::check("the code", self.code())?;
-        self.seal_checked()
+        check::check_functions(self.code(), std::iter::once(0..self.len), |_| {
+            "the code".to_owned()
+        })?;
+        self.seal_unchecked()
     }
 
-    /// Seals code whose CPU features were already checked.
-    pub(crate) fn seal_checked(self) -> Result<SealedCode> {
+    /// Seals the code without checking it: for code checked already (a module's functions, each
+    /// on its own), or not a function at all (a region of `int3` with functions placed in it).
+    /// Calling into unchecked code may kill the process with SIGILL, SIGSEGV or SIGTRAP.
+    pub fn seal_unchecked(self) -> Result<SealedCode> {
         let CodeBuffer { mut pages, len } = self;
         pages.protect(true).map_err(|cause| Error::Seal {
             len: pages.len(),

@@ -5,8 +5,6 @@
 //! `POLYLINK_HIDE_CPU_FEATURES=AVX2,BMI2` (iced-x86's names) makes this module treat those
 //! features as absent, so the refusal can be exercised on a CPU that has everything.
 
-use std::ops::Range;
-
 use iced_x86::{CpuidFeature, Decoder, DecoderOptions};
 
 use crate::{Error, Result};
@@ -15,71 +13,40 @@ use crate::{Error, Result};
 /// The bytes are decoded linearly from the start, as raw code is laid out.
 pub fn required_features(code: &[u8]) -> Vec<CpuidFeature> {
     let mut found = Vec::new();
-    for_each_feature(code, std::iter::once(0..code.len()), |_, feature| {
-        if !found.contains(&feature) {
-            found.push(feature);
-        }
-        true
-    });
-    found
-}
-
-/// Calls `visit(offset, feature)` for each feature beyond the baseline of each instruction
-/// that starts in one of `ranges` of `code`, until `visit` returns false. One decoder serves
-/// every range: creating one costs more than decoding a small function.
-fn for_each_feature(
-    code: &[u8],
-    ranges: impl IntoIterator<Item = Range<usize>>,
-    mut visit: impl FnMut(usize, CpuidFeature) -> bool,
-) {
     let mut decoder = Decoder::new(64, code, DecoderOptions::NONE);
-    for range in ranges {
-        if decoder.set_position(range.start).is_err() {
-            continue; // an empty range at the very end
-        }
-        while decoder.can_decode() && decoder.position() < range.end {
-            let offset = decoder.position();
-            let instruction = decoder.decode();
-            for &feature in instruction.cpuid_features() {
-                if !is_baseline(feature) && !visit(offset, feature) {
-                    return;
-                }
+    while decoder.can_decode() {
+        for &feature in decoder.decode().cpuid_features() {
+            if !is_baseline(feature) && !found.contains(&feature) {
+                found.push(feature);
             }
         }
     }
-}
-
-/// The first instruction in `ranges` of `code` that this CPU cannot run, or that this module
-/// cannot tell about: its offset, and the error to report (naming the code `name(offset)`).
-pub fn first_unrunnable(
-    code: &[u8],
-    ranges: impl IntoIterator<Item = Range<usize>>,
-    name: impl Fn(usize) -> String,
-) -> Option<(usize, Error)> {
-    let mut found = None;
-    for_each_feature(code, ranges, |offset, feature| {
-        let available = available(feature);
-        if available == Some(true) {
-            return true;
-        }
-        let (name, feature) = (name(offset), format!("{feature:?}"));
-        let error = match available {
-            Some(_) => Error::MissingCpuFeature { name, feature },
-            None => Error::UncheckableCpuFeature { name, feature },
-        };
-        found = Some((offset, error));
-        false
-    });
     found
 }
 
-/// Refuses `code` (called `name` in the error) when it needs a feature this CPU lacks, or one
-/// this module cannot check.
+/// Refuses `code` (called `name` in the error) when any instruction in it, decoded linearly,
+/// needs a feature this CPU lacks, or one this module cannot check. Code that is a function
+/// is better checked whole, by [`crate::check_code`], which checks features too.
 pub fn check(name: &str, code: &[u8]) -> Result<()> {
-    match first_unrunnable(code, std::iter::once(0..code.len()), |_| name.to_owned()) {
-        Some((_, error)) => Err(error),
-        None => Ok(()),
+    for feature in required_features(code) {
+        let feature_name = format!("{feature:?}");
+        match available(feature) {
+            Some(true) => {}
+            Some(false) => {
+                return Err(Error::MissingCpuFeature {
+                    name: name.to_owned(),
+                    feature: feature_name,
+                });
+            }
+            None => {
+                return Err(Error::UncheckableCpuFeature {
+                    name: name.to_owned(),
+                    feature: feature_name,
+                });
+            }
+        }
     }
+    Ok(())
 }
 
 /// Whether this CPU has `feature`; `None` when this module cannot tell.

@@ -26,6 +26,8 @@ pub enum Error {
     Alignment { align: usize },
     #[error("could not read raw code {}: {cause}", .path.display())]
     Read { path: PathBuf, cause: io::Error },
+    #[error("{} is {what}, not a regular file of raw code", .path.display())]
+    NotRegular { path: PathBuf, what: &'static str },
     #[error("raw code is 0 bytes: {name}")]
     Empty { name: String },
     #[error("raw code is {len} bytes, more than the limit of {limit} bytes: {name}")]
@@ -46,6 +48,30 @@ pub enum Error {
     NoEntry { name: String },
     #[error("an entry named {name} is already in this module")]
     DuplicateEntry { name: String },
+    #[error("{name} is {what}: {hint}")]
+    NotCode {
+        name: String,
+        what: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name} does not decode as x86-64 code at offset {offset} (bytes {bytes})")]
+    Undecodable {
+        name: String,
+        offset: usize,
+        bytes: String,
+    },
+    #[error("{name} traps at offset {offset}: `{instruction}` {why}")]
+    Trap {
+        name: String,
+        offset: usize,
+        instruction: String,
+        why: &'static str,
+    },
+    #[error(
+        "{name} can run past its end: {after}, and the code stops there; a function ends with \
+         `ret` or `jmp`"
+    )]
+    NoReturn { name: String, after: String },
     #[error("offset {offset} is outside the {len} bytes of code")]
     OutOfBounds { offset: usize, len: usize },
 }

@@ -9,6 +9,7 @@
 //! one conversion from an address to a function pointer, are in one module, `os`.
 
 mod buffer;
+mod check;
 pub mod cpu;
 mod error;
 mod module;
@@ -16,6 +17,7 @@ mod os;
 pub mod raw;
 
 pub use buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, IntSignature, PAD, SealedCode, call_int_at};
+pub use check::check_code;
 pub use error::{Error, Result};
 pub use module::{ENTRY_ALIGN, Entry, Module, ModuleBuilder};
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use crate::buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, PAD, SealedCode};
-use crate::{Error, Result, cpu};
+use crate::{Error, Result, check};
 
 /// Where a module places each function: at a multiple of 16 bytes, as compilers do.
 pub const ENTRY_ALIGN: usize = 16;
@@ -40,7 +40,7 @@ impl ModuleBuilder {
         ModuleBuilder::default()
     }
 
-    /// Adds a function named `name`. Names and CPU features are checked by [`Self::build`].
+    /// Adds a function named `name`. Names and code are checked by [`Self::build`].
     pub fn add(&mut self, name: &str, code: &[u8]) -> &mut ModuleBuilder {
         let offset = self.code.len().next_multiple_of(ENTRY_ALIGN);
         self.code.resize(offset, PAD);
@@ -55,8 +55,8 @@ impl ModuleBuilder {
         self
     }
 
-    /// Checks that the names are distinct and that this CPU can run every function, then writes
-    /// them all into one mapping and seals it once.
+    /// Checks that the names are distinct and that each function is whole and runnable here
+    /// ([`crate::check_code`]), then writes them all into one mapping and seals it once.
     pub fn build(self) -> Result<Module> {
         let ModuleBuilder { code, names, slots } = self;
         let mut seen = HashSet::with_capacity(slots.len());
@@ -71,11 +71,9 @@ impl ModuleBuilder {
                 .saturating_sub(1);
             names[slots[i].name.clone()].to_owned()
         };
-        let ranges = slots.iter().map(|s| s.offset..s.offset + s.len);
-        if let Some((_, error)) = cpu::first_unrunnable(&code, ranges, owner) {
-            return Err(error);
-        }
-        let code = CodeBuffer::from_code(&code)?.seal_checked()?;
+        let functions = slots.iter().map(|s| s.offset..s.offset + s.len);
+        check::check_functions(&code, functions, owner)?;
+        let code = CodeBuffer::from_code(&code)?.seal_unchecked()?;
         Ok(Module {
             code,
             names,

@@ -36,6 +36,17 @@ pub enum Error {
     EntryOutsideRegion { entry: usize, region: usize },
     #[error("no such process: {pid}")]
     NoProcess { pid: u32 },
+    #[error(
+        "the code was installed: slot {slot:?} of process {pid} was switched to {entry:#x}; then \
+         the process exited, before the switch could be read back (if the new code crashed it, \
+         its parent saw the signal)"
+    )]
+    InstalledThenExited { pid: u32, slot: String, entry: u64 },
+    #[error(
+        "process {pid} exited while the code was being written, before slot {slot:?} was \
+         switched: nothing was installed"
+    )]
+    ExitedBeforeSwitch { pid: u32, slot: String },
     #[error("process {pid} has no executable (a kernel thread, or a process that has exited)")]
     NoExecutable { pid: u32 },
     #[error("process {pid} ({}) is not a polylink host: {reason}", .exe.display())]

@@ -26,12 +26,22 @@ use std::time::{Duration, Instant};
 
 use super::shared::{UNIT, offsets};
 use crate::{Error, Result};
-use polylink_exec::{cpu, raw};
+use polylink_exec::raw;
 
 pub use denial::{Denial, Facts};
 pub use find::Mapping;
 use proc::read_exact;
 pub use proc::{Bounds, force_refusal};
+
+/// `POLYLINK_PAUSE_AFTER_SWITCH_MS=N` makes the patcher wait N ms between the switch and
+/// reading it back, so that a test can have the host exit in between, as a host that crashes in
+/// its new code does on a busy machine.
+fn pause_after_switch() {
+    let ms = std::env::var("POLYLINK_PAUSE_AFTER_SWITCH_MS").ok();
+    if let Some(ms) = ms.and_then(|ms| ms.parse().ok()) {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
 
 /// How long a patcher waits for another one to finish with the same host.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -48,6 +58,8 @@ pub struct RemoteSlot {
 #[derive(Debug)]
 pub struct Target {
     pid: u32,
+    /// The thread id the target was named by, when it was not the process's own id.
+    pub thread: Option<u32>,
     exe: PathBuf,
     /// The host's lock memfd, opened through /proc/PID/fd, and that path.
     lock_file: File,
@@ -69,6 +81,9 @@ pub struct Target {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Report {
     pub pid: u32,
+    /// The thread id the host was named by, when it was not the process's own id.
+    #[serde(default)]
+    pub thread: Option<u32>,
     pub exe: PathBuf,
     pub table: u64,
     pub bias: u64,
@@ -129,9 +144,19 @@ impl Target {
     /// `code` must be a function with the [`super::HotSignature`] contract, sound for any six
     /// integers: the host will call it.
     pub unsafe fn install(&self, name: &str, code: &[u8]) -> Result<Report> {
+        polylink_exec::check_code(name, code)?;
+        // SAFETY: passed on to our caller; the code was checked.
+        unsafe { self.install_unchecked(name, code) }
+    }
+
+    /// [`Self::install`] without checking that `code` is a whole function this CPU can run
+    /// (only its size is checked): wrong code kills the host with a signal when it is called.
+    ///
+    /// # Safety
+    /// As for [`Self::install`].
+    pub unsafe fn install_unchecked(&self, name: &str, code: &[u8]) -> Result<Report> {
         let slot = self.slot(name)?.clone();
         raw::check_size(name, code)?;
-        cpu::check(name, code)?;
         let _turn = self.lock()?;
         let entry_at = slot.address + offsets::SLOT_ENTRY as u64;
         let before = self.read_u64(entry_at)?;
@@ -153,11 +178,18 @@ impl Target {
             });
         }
 
+        let exited_before = |error: Error| match proc::has_exited(self.pid) {
+            true => Error::ExitedBeforeSwitch {
+                pid: self.pid,
+                slot: name.to_owned(),
+            },
+            false => error,
+        };
         let started = Instant::now();
         let after = region + (used * UNIT) as u64;
-        self.write(after, code)?;
+        self.write(after, code).map_err(exited_before)?;
         let mut back = vec![0u8; code.len()];
-        read_exact(&self.mem, after, &mut back, self.pid)?;
+        read_exact(&self.mem, after, &mut back, self.pid).map_err(exited_before)?;
         if back != code {
             return Err(Error::WriteLost {
                 pid: self.pid,
@@ -167,7 +199,8 @@ impl Target {
         self.write(
             self.bounds.table.start + offsets::USED as u64,
             &((used + need) as u64).to_ne_bytes(),
-        )?;
+        )
+        .map_err(exited_before)?;
         let write = started.elapsed();
 
         // Old and new entry differ in byte 1 only (the unit's number); that byte is the switch.
@@ -182,9 +215,21 @@ impl Target {
         // new code can never come out negative.
         let switched_at_ns = crate::monotonic_ns();
         let started = Instant::now();
-        self.write(entry_at + 1, &[(after >> 8) as u8])?;
+        self.write(entry_at + 1, &[(after >> 8) as u8])
+            .map_err(exited_before)?;
         let switch = started.elapsed();
-        let now = self.read_u64(entry_at)?;
+        pause_after_switch();
+        // The host may call the new code, and end, at once: that is not a failed patch.
+        let now = self
+            .read_u64(entry_at)
+            .map_err(|error| match proc::has_exited(self.pid) {
+                true => Error::InstalledThenExited {
+                    pid: self.pid,
+                    slot: name.to_owned(),
+                    entry: after,
+                },
+                false => error,
+            })?;
         if now != after {
             return Err(Error::WriteLost {
                 pid: self.pid,
@@ -194,6 +239,7 @@ impl Target {
         let us = |d: Duration| d.as_secs_f64() * 1e6;
         Ok(Report {
             pid: self.pid,
+            thread: self.thread,
             exe: self.exe.clone(),
             table: self.table,
             bias: self.bias,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use polylink_emit::text;
-use polylink_exec::{CodeBuffer, cpu, raw};
+use polylink_exec::{CodeBuffer, SealedCode, raw};
 
 use crate::parse_u64;
 
@@ -20,6 +20,35 @@ pub struct RunArgs {
     /// Unsigned integers, decimal or 0x-prefixed hexadecimal
     #[arg(value_parser = parse_u64, allow_hyphen_values = true)]
     args: Vec<u64>,
+    #[command(flatten)]
+    check: CheckArgs,
+}
+
+/// The option that skips the check of code before it runs.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// Skip the check that the code is a whole function this CPU can run: that every
+    /// instruction reachable from byte 0 decodes, none traps or is privileged, none needs a CPU
+    /// feature this CPU lacks, and every path ends in `ret` or `jmp`. For code you know to be
+    /// right that the check refuses; wrong code then kills the process that runs it with a signal
+    #[arg(long)]
+    pub unchecked: bool,
+}
+
+impl CheckArgs {
+    /// Checks `code` unless told not to.
+    pub fn check(&self, name: &str, code: &[u8]) -> polylink_exec::Result<()> {
+        match self.unchecked {
+            true => Ok(()),
+            false => polylink_exec::check_code(name, code),
+        }
+    }
+
+    /// Copies checked (or deliberately unchecked) code into executable memory.
+    fn seal(&self, name: &str, code: &[u8]) -> polylink_exec::Result<SealedCode> {
+        self.check(name, code)?;
+        CodeBuffer::from_code(code)?.seal_unchecked()
+    }
 }
 
 /// Assemble instructions in NASM syntax (the subset the emitter encodes), separated by `;` or
@@ -42,17 +71,19 @@ pub struct AsmArgs {
     /// Seal the code and call it with up to six unsigned integers; print the result
     #[arg(long, num_args = 0.., value_name = "ARG", value_parser = parse_u64)]
     call: Option<Vec<u64>>,
+    #[command(flatten)]
+    check: CheckArgs,
 }
 
-pub fn run(RunArgs { file, args }: RunArgs) -> Result<ExitCode> {
+pub fn run(RunArgs { file, args, check }: RunArgs) -> Result<ExitCode> {
     if args.len() > 6 {
         return Err(polylink_exec::Error::TooManyArguments { count: args.len() }.into());
     }
     let code = raw::load(&file)?;
-    cpu::check(&file.display().to_string(), &code)?;
-    let sealed = CodeBuffer::from_code(&code)?.seal()?;
+    let sealed = check.seal(&file.display().to_string(), &code)?;
     // SAFETY: this is the tool's purpose: the user vouches that FILE is a function that takes
-    // integers and returns one; polylink checked its size and CPU features.
+    // integers and returns one; polylink checked that it is a whole function this CPU can run,
+    // unless told not to.
     let function = unsafe { sealed.int_function(0) }?;
     let result = function
         .call(&args)
@@ -69,6 +100,7 @@ pub fn asm(args: AsmArgs) -> Result<ExitCode> {
         hex,
         out,
         call,
+        check,
     } = args;
     let (source, name) = match (text, &file) {
         (_, Some(path)) => (
@@ -95,11 +127,7 @@ pub fn asm(args: AsmArgs) -> Result<ExitCode> {
         if args.len() > 6 {
             return Err(polylink_exec::Error::TooManyArguments { count: args.len() }.into());
         }
-        if !assembled.ends_in_ret_or_jmp {
-            anyhow::bail!(
-                "{name}: the code does not end with `ret` or `jmp`, so calling it would run past its end"
-            );
-        }
+        check.check(&name, code)?;
     }
     let mut stdout = std::io::stdout().lock();
     if hex || (out.is_none() && call.is_none()) {
@@ -109,10 +137,9 @@ pub fn asm(args: AsmArgs) -> Result<ExitCode> {
         write_atomically(path, code)?;
     }
     if let Some(args) = call {
-        let sealed = assembled.program.seal()?;
+        let sealed = check.seal(&name, code)?;
         // SAFETY: as for `run`: the user vouches that the code is a function taking integers
-        // and returning one; it ends in ret or jmp, and its CPU features were checked when
-        // sealed.
+        // and returning one; it was checked above, unless told not to.
         let function = unsafe { sealed.int_function(0) }?;
         writeln!(stdout, "{}", function.call(&args)?)?;
     }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use polylink_exec::raw;
+
+use crate::code::CheckArgs;
 use polylink_hot::patch::Target;
 use polylink_hot::shared::TABLE_SYMBOL;
 
@@ -26,6 +28,8 @@ pub struct PatchArgs {
     /// Print one JSON object instead of lines
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    check: CheckArgs,
 }
 
 /// Finds and checks the host's table, then installs the code.
@@ -35,24 +39,36 @@ pub fn patch(
         slot,
         file,
         json,
+        check,
     }: PatchArgs,
 ) -> Result<ExitCode> {
     let slot = slot.as_str();
     let file = file.as_path();
-    let code = raw::load(file)?;
+    // The process first: a wrong pid is the likelier mistake, and says nothing of the file.
     let target = Target::open(pid)?;
     let address = target.slot(slot)?.address;
+    let code = raw::load(file)?;
+    check.check(&file.display().to_string(), &code)?;
     // SAFETY: the tool's purpose: the user vouches that FILE is a function of integers
-    // returning one, as for `run`; its size and CPU features are checked before it is written.
-    let done = unsafe { target.install(slot, &code) }?;
+    // returning one, as for `run`; it was checked to be a whole function this CPU can run
+    // before any byte is written, unless told not to.
+    let done = unsafe { target.install_unchecked(slot, &code) }?;
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", serde_json::to_string(&done)?)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(thread) = target.thread {
+        writeln!(
+            out,
+            "{thread} is a thread of process {}: patching the process",
+            target.pid()
+        )?;
+    }
     writeln!(
         out,
-        "host {pid} ({}): {TABLE_SYMBOL} at {:#x} (load bias {:#x}), found in {}",
+        "host {} ({}): {TABLE_SYMBOL} at {:#x} (load bias {:#x}), found in {}",
+        target.pid(),
         target.exe().display(),
         target.table,
         target.bias,

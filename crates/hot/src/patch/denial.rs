@@ -117,8 +117,9 @@ impl std::fmt::Display for Denial {
             ),
             Denial::Unknown => write!(
                 f,
-                "neither its user, its dumpable flag nor Yama explains it: a security module \
-                 (SELinux, AppArmor) or the container's policy may"
+                "neither its user, its dumpable flag nor Yama explains it, so a security module \
+                 (SELinux, AppArmor) or the container's policy (seccomp, or a user namespace \
+                 that does not own the process) must forbid it"
             ),
         }
     }
@@ -226,5 +227,19 @@ mod tests {
                 .to_string()
                 .contains("PR_SET_PTRACER")
         );
+        // Every explanation is a whole sentence: each once ended mid-way.
+        let all = [
+            Denial::OtherUser { uid: 0, ours: 1 },
+            Denial::NotDumpable,
+            Denial::PtraceScope { scope: 1 },
+            Denial::PtraceScope { scope: 2 },
+            Denial::PtraceScope { scope: 3 },
+            Denial::Unknown,
+        ];
+        for denial in all {
+            let text = denial.to_string();
+            assert!(!text.ends_with(" may") && !text.ends_with(','), "{text}");
+        }
+        assert!(Denial::Unknown.to_string().ends_with("must forbid it"));
     }
 }

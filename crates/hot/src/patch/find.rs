@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use object::{Object, ObjectSegment, ObjectSymbol};
 
-use super::proc::{proc_error, read_exact};
+use super::proc::{proc_error, read_exact, thread_group};
 use super::{Bounds, RemoteSlot, Target};
 use crate::shared::{
     LOCK_NAME, MAGIC, MAX_UNITS, REGION_ALIGN, TABLE_SYMBOL, UNIT, VERSION, offsets,
@@ -57,7 +57,8 @@ impl Mapping {
 }
 
 impl Target {
-    /// Finds process `pid`'s hot table and checks it, writing nothing.
+    /// Finds process `pid`'s hot table and checks it, writing nothing. A thread's id is taken
+    /// for its process's, and [`Target::thread`] says so.
     pub fn open(pid: u32) -> Result<Target> {
         let started = Instant::now();
         let proc = PathBuf::from(format!("/proc/{pid}"));
@@ -67,6 +68,11 @@ impl Target {
                 _ => proc_error(pid, &proc, cause),
             });
         }
+        let (pid, thread) = match thread_group(pid) {
+            Some(process) if process != pid => (process, Some(pid)),
+            _ => (pid, None),
+        };
+        let proc = PathBuf::from(format!("/proc/{pid}"));
         let exe_link = proc.join("exe");
         let exe = std::fs::read_link(&exe_link).map_err(|cause| match cause.kind() {
             io::ErrorKind::NotFound => Error::NoExecutable { pid },
@@ -88,13 +94,22 @@ impl Target {
                 "its executable is not an ELF file object reads: {e}"
             ))
         })?;
-        let symbol = elf.symbol_by_name(TABLE_SYMBOL).ok_or_else(|| {
-            not_host(if elf.symbol_table().is_none() {
-                format!("its executable has no symbol table (stripped?), so no {TABLE_SYMBOL}")
-            } else {
-                format!("its executable defines no symbol {TABLE_SYMBOL}")
+        // A stripped host keeps the table in .dynsym when it exports it (`-rdynamic`).
+        let symbol = elf
+            .symbol_by_name(TABLE_SYMBOL)
+            .or_else(|| {
+                elf.dynamic_symbols()
+                    .find(|s| s.name() == Ok(TABLE_SYMBOL) && s.is_definition())
             })
-        })?;
+            .ok_or_else(|| {
+                not_host(match elf.symbol_table() {
+                    None => format!(
+                        "its executable has no symbol table (stripped?) and exports no \
+                         {TABLE_SYMBOL} in its dynamic symbols"
+                    ),
+                    Some(_) => format!("its executable defines no symbol {TABLE_SYMBOL}"),
+                })
+            })?;
         let table_size = symbol.size();
         if table_size < offsets::SLOTS as u64 {
             return Err(not_host(format!(
@@ -210,6 +225,7 @@ impl Target {
             .collect();
         Ok(Target {
             pid,
+            thread,
             exe,
             lock_file,
             lock_path,

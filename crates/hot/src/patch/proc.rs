@@ -114,6 +114,29 @@ pub(super) fn read_exact(mem: &File, address: u64, buf: &mut [u8], pid: u32) -> 
         })
 }
 
+/// Whether process `pid` is gone or a zombie: its memory can no longer be read.
+pub(super) fn has_exited(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    // `pid (comm) S ...`: the command may hold spaces and parentheses; the state follows the
+    // last `)`.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next());
+    matches!(state, None | Some('Z' | 'X' | 'x'))
+}
+
+/// The process that thread `tid` belongs to (its thread group), from `/proc/TID/status`: a
+/// process's id is its first thread's, and other threads' ids open the same /proc entries.
+pub(super) fn thread_group(tid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// An error met reading `path` of process `pid`: permission faults are explained.
 pub(super) fn proc_error(pid: u32, path: &Path, cause: io::Error) -> Error {
     match cause.kind() {
@@ -178,6 +201,26 @@ mod tests {
             let err = b.check(address, len).unwrap_err();
             assert!(matches!(err, Error::OutsideTarget { .. }), "{err}");
         }
+    }
+
+    #[test]
+    fn a_thread_is_traced_to_its_process() {
+        let me = std::process::id();
+        assert_eq!(thread_group(me), Some(me));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (_stop, wait) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get() as u32)
+                .unwrap();
+            let _ = wait.recv();
+        });
+        let tid = rx.recv().unwrap();
+        assert_ne!(tid, me);
+        assert_eq!(thread_group(tid), Some(me));
+        assert!(!has_exited(me));
+        drop(_stop);
+        thread.join().unwrap();
+        assert!(has_exited(u32::MAX));
     }
 
     #[test]
