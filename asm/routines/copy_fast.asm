@@ -19,6 +19,7 @@ section .text
 %endif
 
 NT_THRESHOLD equ 4 * 1024 * 1024    ; beyond most L2s and a share of the L3
+REP_THRESHOLD equ 2048              ; where rep movsb overtakes a vector loop (as glibc finds)
 
 pl_asm_copy_fast:
     mov rax, rdi
@@ -84,6 +85,11 @@ pl_asm_copy_fast:
     sub rdx, rcx
     cmp rdx, NT_THRESHOLD
     jae .stream
+    cmp rdx, REP_THRESHOLD
+    jb .loop
+    mov rcx, rdx                        ; the microcoded string copy, fastest here on CPUs
+    rep movsb                           ; with ERMS/FSRM (it moves whole lines at a time)
+    jmp .ends
 .loop:
     cmp rdx, 128
     jb .by32

@@ -8,6 +8,7 @@
 
 use std::marker::PhantomData;
 
+mod call_loops;
 pub mod measure;
 
 use polylink_exec::{FnPtr, Module, ModuleBuilder};
@@ -63,14 +64,15 @@ pub fn routine(name: &str) -> Option<&'static Routine> {
     ROUTINES.iter().find(|r| r.name == name)
 }
 
-type AddFn = unsafe extern "C" fn(u64, u64) -> u64;
+/// `u64 add(u64, u64)`: every variant of `add` has this type.
+pub type AddFn = unsafe extern "C" fn(u64, u64) -> u64;
 type CopyBaselineFn = unsafe extern "C" fn(*mut u8, *const u8, usize);
 type CopyFastFn = unsafe extern "C" fn(*mut u8, *const u8, usize) -> *mut u8;
 type WriteFn = unsafe extern "C" fn(*const u8, usize) -> isize;
 type ClampSumFn = unsafe extern "C" fn(*const i64, usize, i64, i64, i64, i64) -> i64;
 type MixFn = unsafe extern "C" fn(u64, u64, u64) -> u64;
 
-mod linked {
+pub(crate) mod linked {
     unsafe extern "C" {
         pub fn pl_asm_add(a: u64, b: u64) -> u64;
         pub fn pl_asm_clamp_sum(
@@ -172,6 +174,11 @@ impl<'code> RoutineSet<'code> {
     /// The address `add` is called at.
     pub fn add_address(&self) -> usize {
         self.add as usize
+    }
+
+    /// `add` as a bare function pointer, valid while this set (and its module) lives.
+    pub fn add_fn(&self) -> AddFn {
+        self.add
     }
 
     #[inline]

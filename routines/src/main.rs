@@ -42,7 +42,7 @@ enum Command {
     },
     /// Measure calls, copies and sealing side by side in one run (build with --release)
     Measure {
-        /// Copy sizes in bytes [default: 4 KiB, 1 MiB, 256 MiB]
+        /// Copy sizes in bytes [default: 64 B, 4 KiB, 64 KiB, 1 MiB, 16 MiB, 256 MiB]
         #[arg(long, value_delimiter = ',')]
         sizes: Vec<usize>,
         /// Print JSON instead of a table

@@ -8,29 +8,34 @@ use std::time::Instant;
 use iced_x86::{Code, Encoder, Instruction, MemoryOperand, Register};
 
 use polylink_emit::{Assembler, Index, Mem, Program, Reg, Scale, examples};
-use polylink_exec::{CodeBuffer, ModuleBuilder};
-pub use polylink_routines_report::{CallCosts, CopyRow, EmitCosts, Figures, SealCosts};
+use polylink_exec::{CodeBuffer, ModuleBuilder, Placement, near_callers};
+pub use polylink_routines_report::{CallCost, CallCosts, CopyRow, EmitCosts, Figures, SealCosts};
 
-use crate::{Error, Result, RoutineSet};
+use crate::{Error, Result, RoutineSet, linked};
 
-/// The sizes the copies are measured at: 4 KiB (L1), 1 MiB (L2), 256 MiB (memory).
-pub const COPY_SIZES: [usize; 3] = [4 << 10, 1 << 20, 256 << 20];
+/// The sizes the copies are measured at: from a cache line to far beyond the caches.
+pub const COPY_SIZES: [usize; 6] = [64, 4 << 10, 64 << 10, 1 << 20, 16 << 20, 256 << 20];
+
+/// The (source, destination) offsets from a 64-byte boundary each size is copied at: aligned,
+/// each side off by one, both off by different amounts, and both at the last byte of a line.
+pub const COPY_OFFSETS: [(usize, usize); 5] = [(0, 0), (1, 0), (0, 1), (17, 45), (63, 63)];
 
 const ROUNDS: usize = 7;
 
+/// Rounds of the call timings, and calls per round: many short rounds, interleaved, so that a
+/// disturbance of this shared machine spoils a few rounds of every variant, not all of one.
+pub const CALL_ROUNDS: usize = 61;
+pub const CALLS_PER_ROUND: u64 = 200_000;
+
 /// Measures everything; `sizes` replaces [`COPY_SIZES`] when given.
 pub fn measure(routines: &RoutineSet<'_>, sizes: &[usize]) -> Result<Figures> {
-    let emitted = examples::add_two().seal()?;
-    // SAFETY: add_two is `u64 f(u64, u64)` and touches no memory.
-    let emitted_add = unsafe { emitted.function::<unsafe extern "C" fn(u64, u64) -> u64>(0) }?;
-    // SAFETY: as above; the pointer is used only while `emitted` is alive, in this function.
-    let add = |a, b| unsafe { emitted_add.call((a, b)) };
     Ok(Figures {
-        calls: call_costs(routines, add),
+        calls: call_costs(routines)?,
         copies: sizes
             .iter()
-            .map(|&size| copy_row(routines, size))
-            .collect::<Result<_>>()?,
+            .map(|&size| copy_rows(routines, size))
+            .collect::<Result<Vec<_>>>()?
+            .concat(),
         seal: seal_costs(1000)?,
         emit: emit_costs(10_000)?,
     })
@@ -38,9 +43,21 @@ pub fn measure(routines: &RoutineSet<'_>, sizes: &[usize]) -> Result<Figures> {
 
 /// The best of [`ROUNDS`] interleaved rounds of `N` variants: `run(i)` measures variant `i`
 /// once and returns a figure where smaller is better.
-fn best_of<const N: usize>(mut run: impl FnMut(usize) -> Result<f64>) -> Result<[f64; N]> {
+fn best_of<const N: usize>(run: impl FnMut(usize) -> Result<f64>) -> Result<[f64; N]> {
+    best_of_rounds(ROUNDS, run)
+}
+
+/// Rounds of the sealing timings: each is short (a millisecond or so), and a mapping's cost
+/// varies with what the kernel is doing, so many are taken.
+const SEAL_ROUNDS: usize = 31;
+
+/// [`best_of`] with `rounds` rounds.
+fn best_of_rounds<const N: usize>(
+    rounds: usize,
+    mut run: impl FnMut(usize) -> Result<f64>,
+) -> Result<[f64; N]> {
     let mut best = [f64::INFINITY; N];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (variant, b) in best.iter_mut().enumerate() {
             *b = b.min(run(variant)?);
         }
@@ -48,47 +65,94 @@ fn best_of<const N: usize>(mut run: impl FnMut(usize) -> Result<f64>) -> Result<
     Ok(best)
 }
 
-fn call_costs(embedded: &RoutineSet<'_>, emitted: impl Fn(u64, u64) -> u64) -> CallCosts {
-    const CALLS: u64 = 2_000_000;
-    // Each call's result feeds the next, so calls cannot overlap or be skipped.
-    fn per_call(f: impl Fn(u64, u64) -> u64) -> f64 {
-        let start = Instant::now();
-        let mut acc = 0u64;
-        for i in 0..CALLS {
-            acc = f(black_box(acc), black_box(i));
-        }
-        black_box(acc);
-        start.elapsed().as_nanos() as f64 / CALLS as f64
-    }
-    let timed = best_of(|variant| {
-        Ok(match variant {
-            0 => per_call(|a, b| a.wrapping_add(b)),
-            1 => per_call(crate::linked_add),
-            2 => per_call(|a, b| embedded.add(a, b)),
-            _ => per_call(&emitted),
-        })
-    });
-    let [native_ns, linked_ns, embedded_ns, emitted_ns] = timed.expect("timing calls cannot fail");
-    CallCosts {
-        native_ns,
-        linked_ns,
-        embedded_ns,
-        emitted_ns,
-    }
+/// `add` as Rust compiles it, called through a pointer like the others.
+#[inline(never)]
+extern "C" fn native_add(a: u64, b: u64) -> u64 {
+    a.wrapping_add(b)
 }
 
-/// A buffer of `size` bytes starting at a 64-byte boundary, every page touched.
-struct Aligned {
+/// Times a call of each variant of `add` in [`CALL_ROUNDS`] rounds of [`CALLS_PER_ROUND`]
+/// calls, the variants interleaved and their order turned each round.
+fn call_costs(routines: &RoutineSet<'_>) -> Result<CallCosts> {
+    use crate::call_loops::*;
+    let emitted = examples::add_two().seal()?;
+    let add = crate::routine("add").expect("add is a routine").bytes;
+    let mut far = CodeBuffer::placed(add.len(), 0, Placement::Anywhere)?;
+    far.push(add)?;
+    let far = far.seal()?;
+    let emitted_code = emitted;
+    // SAFETY: every one of these is `u64 add(u64, u64)`, touching no memory; the sealed code
+    // outlives the pointers' use, in this function.
+    let (emitted, far) = unsafe {
+        (
+            emitted_code.function::<AddFn>(0)?.as_fn(),
+            far.function::<AddFn>(0)?.as_fn(),
+        )
+    };
+    let targets: [AddFn; 5] = [
+        native_add,
+        linked::pl_asm_add,
+        routines.add_fn(),
+        emitted,
+        far,
+    ];
+    let loops: [unsafe extern "C" fn(AddFn, u64) -> u64; 5] = [
+        pl_call_loop_native,
+        pl_call_loop_linked,
+        pl_call_loop_embedded,
+        pl_call_loop_emitted,
+        pl_call_loop_far,
+    ];
+    let mut samples = [[0f64; 5]; CALL_ROUNDS];
+    for (lp, &target) in loops.iter().zip(&targets) {
+        // SAFETY: as above.
+        black_box(unsafe { lp(black_box(target), 10_000) });
+    }
+    for (round, sample) in samples.iter_mut().enumerate() {
+        for k in 0..5 {
+            let variant = (round + k) % 5;
+            let target = black_box(targets[variant]);
+            let start = Instant::now();
+            // SAFETY: as above.
+            black_box(unsafe { loops[variant](target, CALLS_PER_ROUND) });
+            sample[variant] = start.elapsed().as_nanos() as f64 / CALLS_PER_ROUND as f64;
+        }
+    }
+    let cost = |variant: usize| {
+        let mut s: Vec<f64> = samples.iter().map(|round| round[variant]).collect();
+        s.sort_by(f64::total_cmp);
+        CallCost {
+            best_ns: s[0],
+            median_ns: s[CALL_ROUNDS / 2],
+            p90_ns: s[CALL_ROUNDS * 9 / 10],
+            near: near_callers(targets[variant] as usize),
+        }
+    };
+    Ok(CallCosts {
+        rounds: CALL_ROUNDS,
+        calls_per_round: CALLS_PER_ROUND,
+        native: cost(0),
+        linked: cost(1),
+        embedded: cost(2),
+        emitted: cost(3),
+        far: cost(4),
+    })
+}
+
+/// A buffer of `size` bytes starting `offset` bytes past a 64-byte boundary, every page
+/// touched.
+struct Placed {
     storage: Vec<u8>,
     start: usize,
     size: usize,
 }
 
-impl Aligned {
-    fn new(size: usize, fill: u8) -> Aligned {
-        let storage = vec![fill; size + 64];
-        let start = storage.as_ptr().addr().next_multiple_of(64) - storage.as_ptr().addr();
-        Aligned {
+impl Placed {
+    fn new(size: usize, offset: usize, fill: u8) -> Placed {
+        let storage = vec![fill; size + 128];
+        let base = storage.as_ptr().addr();
+        let start = base.next_multiple_of(64) - base + offset;
+        Placed {
             storage,
             start,
             size,
@@ -102,37 +166,53 @@ impl Aligned {
     }
 }
 
-fn copy_row(routines: &RoutineSet<'_>, size: usize) -> Result<CopyRow> {
-    let src = Aligned::new(size, 0x5a);
-    let mut dst = Aligned::new(size, 0);
-    // About 1 GiB copied per round, at least one copy.
-    let reps = ((1usize << 30) / size).max(1);
-    let [memcpy, baseline, fast] = best_of(|variant| {
-        let start = Instant::now();
-        for _ in 0..reps {
-            let (d, s) = (dst.get_mut(), black_box(src.get()));
-            match variant {
-                0 => d.copy_from_slice(s),
-                1 => routines.copy_avx_baseline(d, s)?,
-                _ => routines.copy_fast(d, s)?,
+/// The rounds of a copy timing.
+const COPY_ROUNDS: usize = 5;
+
+/// Copies at `size` bytes, one row per pair of [`COPY_OFFSETS`]: glibc's memcpy, the baseline
+/// and the fast copy, interleaved, the best of [`COPY_ROUNDS`] rounds.
+fn copy_rows(routines: &RoutineSet<'_>, size: usize) -> Result<Vec<CopyRow>> {
+    // About 64 MiB copied per timing (so a small copy is timed over many calls), at least one.
+    let reps = ((64usize << 20) / size).clamp(1, 1 << 20);
+    let mut rows = Vec::new();
+    for (src_offset, dst_offset) in COPY_OFFSETS {
+        let src = Placed::new(size, src_offset, 0x5a);
+        let mut dst = Placed::new(size, dst_offset, 0);
+        // The baseline copies 32-byte-aligned buffers only.
+        let aligned = src_offset % 32 == 0 && dst_offset % 32 == 0;
+        let [memcpy, baseline, fast] = best_of_rounds(COPY_ROUNDS, |variant| {
+            if variant == 1 && !aligned {
+                return Ok(f64::INFINITY);
             }
-        }
-        black_box(dst.get());
-        Ok(start.elapsed().as_secs_f64() / (reps * size) as f64)
-    })?;
-    let gbps = |seconds_per_byte: f64| 1e-9 / seconds_per_byte;
-    Ok(CopyRow {
-        size,
-        memcpy_gbps: gbps(memcpy),
-        baseline_gbps: gbps(baseline),
-        fast_gbps: gbps(fast),
-    })
+            let start = Instant::now();
+            for _ in 0..reps {
+                let (d, s) = (black_box(dst.get_mut()), black_box(src.get()));
+                match variant {
+                    0 => d.copy_from_slice(s),
+                    1 => routines.copy_avx_baseline(d, s)?,
+                    _ => routines.copy_fast(d, s)?,
+                }
+            }
+            black_box(dst.get());
+            Ok(start.elapsed().as_secs_f64() / (reps * size) as f64)
+        })?;
+        let gbps = |seconds_per_byte: f64| 1e-9 / seconds_per_byte;
+        rows.push(CopyRow {
+            size,
+            src_offset,
+            dst_offset,
+            memcpy_gbps: gbps(memcpy),
+            baseline_gbps: aligned.then(|| gbps(baseline)),
+            fast_gbps: gbps(fast),
+        });
+    }
+    Ok(rows)
 }
 
 fn seal_costs(functions: usize) -> Result<SealCosts> {
     let add = crate::routine("add").expect("add is a routine").bytes;
     let names: Vec<String> = (0..functions).map(|i| format!("add{i}")).collect();
-    let [one_mapping_each_us, shared_mapping_us] = best_of(|variant| {
+    let [one_mapping_each_us, shared_mapping_us] = best_of_rounds(SEAL_ROUNDS, |variant| {
         let start = Instant::now();
         if variant == 0 {
             let sealed = (0..functions)
@@ -142,7 +222,7 @@ fn seal_costs(functions: usize) -> Result<SealCosts> {
             drop(sealed);
             Ok(elapsed.as_secs_f64() * 1e6 / functions as f64)
         } else {
-            let mut builder = ModuleBuilder::new();
+            let mut builder = ModuleBuilder::with_capacity(functions, functions * add.len());
             for name in &names {
                 builder.add(name, add);
             }

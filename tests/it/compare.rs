@@ -31,12 +31,15 @@ fn every_routine_is_the_same_bytes_and_gives_the_same_results_on_both_paths() {
             .all(|r| r["emitted"].is_null())
     );
     for key in [
-        "emitted_over_embedded_call",
+        "emitted_over_linked_call",
+        "far_over_near_embedded_call",
         "emit_ns_per_instruction",
         "iced_encoder_over_emitter",
         "embedded_over_linked_call",
         "fast_copy_over_memcpy_256mib",
         "fast_copy_over_memcpy_4kib",
+        "fast_copy_over_memcpy_64b",
+        "fast_copy_over_memcpy_16mib",
         "fast_copy_over_baseline_256mib",
         "batched_seal_us_per_fn",
     ] {
@@ -46,6 +49,17 @@ fn every_routine_is_the_same_bytes_and_gives_the_same_results_on_both_paths() {
             "{key}: {value:?}"
         );
     }
+    // Embedded and emitted code is mapped in the caller's 128 GiB block; the far row is not.
+    let calls = &report["figures"]["calls"];
+    for (row, near) in [
+        ("linked", true),
+        ("embedded", true),
+        ("emitted", true),
+        ("far", false),
+    ] {
+        assert_eq!(calls[row]["near"], near, "{row}: {calls}");
+    }
+    assert_eq!(calls["rounds"], 61, "{calls}");
     assert!(
         report["targets"]
             .as_array()

@@ -7,7 +7,7 @@
 
 use std::marker::PhantomData;
 
-use crate::os::{self, Pages};
+use crate::os::{self, Pages, Placement};
 use crate::{Error, Result, check};
 
 /// The byte that pads between functions: `int3`, a trap if ever executed.
@@ -29,13 +29,20 @@ impl CodeBuffer {
     /// An empty buffer with room for `capacity` bytes, starting at a multiple of `align` (a
     /// power of two; the hot region's one-byte switch needs 64 KiB).
     pub fn aligned(capacity: usize, align: usize) -> Result<CodeBuffer> {
+        CodeBuffer::placed(capacity, align, Placement::Near)
+    }
+
+    /// An empty buffer as [`Self::aligned`] makes, placed as `placement` asks. Code is mapped
+    /// near its callers unless asked otherwise, because calls to far code cost more on some
+    /// CPUs (see [`crate::near_callers`]); `Placement::Anywhere` is there to measure that.
+    pub fn placed(capacity: usize, align: usize, placement: Placement) -> Result<CodeBuffer> {
         if capacity == 0 {
             return Err(Error::ZeroCapacity);
         }
         if align != 0 && !align.is_power_of_two() {
             return Err(Error::Alignment { align });
         }
-        let pages = Pages::map(capacity, align).map_err(|cause| Error::Map {
+        let pages = Pages::map(capacity, align, placement).map_err(|cause| Error::Map {
             len: capacity,
             cause,
         })?;

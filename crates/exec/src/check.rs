@@ -123,23 +123,31 @@ impl Walk {
         if len == 0 {
             return Err(Fault::RunsOff { last: None });
         }
-        self.seen.clear();
-        self.seen.resize(len.div_ceil(64), 0);
-        self.pending.clear();
-        self.pending.push(0);
+        // Most functions are small: their bits fit in one word, and need no buffer cleared.
+        let mut one = [0u64; 1];
+        let Walk { pending, seen } = self;
+        let seen: &mut [u64] = if len <= 64 {
+            &mut one
+        } else {
+            seen.clear();
+            seen.resize(len.div_ceil(64), 0);
+            seen
+        };
+        pending.clear();
+        pending.push(0);
         let mut instruction = Instruction::default();
-        while let Some(mut offset) = self.pending.pop() {
+        while let Some(mut offset) = pending.pop() {
             // Decode straight on from `offset` until the path ends or joins one already seen.
+            let at = range.start + offset;
+            decoder
+                .set_position(at)
+                .map_err(|_| Fault::Undecodable { offset })?;
+            decoder.set_ip(at as u64);
             loop {
-                if self.seen[offset / 64] & (1 << (offset % 64)) != 0 {
+                if seen[offset / 64] & (1 << (offset % 64)) != 0 {
                     break;
                 }
-                self.seen[offset / 64] |= 1 << (offset % 64);
-                let at = range.start + offset;
-                decoder
-                    .set_position(at)
-                    .map_err(|_| Fault::Undecodable { offset })?;
-                decoder.set_ip(at as u64);
+                seen[offset / 64] |= 1 << (offset % 64);
                 decoder.decode_out(&mut instruction);
                 let next = offset + instruction.len();
                 if instruction.is_invalid() || next > len {
@@ -170,7 +178,7 @@ impl Walk {
                 };
                 // A branch out of the function (a tail call, a call into the host) is not
                 // followed: what lies there is not this code's to check.
-                self.pending.extend(target);
+                pending.extend(target);
                 if !falls_through {
                     break;
                 }
@@ -210,6 +218,9 @@ fn check_instruction(instruction: &Instruction, offset: usize) -> std::result::R
         return trap("is privileged: a user process that runs it gets SIGSEGV");
     }
     for &feature in instruction.cpuid_features() {
+        if cpu::is_baseline(feature) {
+            continue;
+        }
         match cpu::available(feature) {
             Some(true) => {}
             Some(false) => {

@@ -104,7 +104,7 @@ pub fn available(feature: CpuidFeature) -> Option<bool> {
 }
 
 /// What every x86-64 CPU has, so code may use it without asking.
-fn is_baseline(feature: CpuidFeature) -> bool {
+pub(crate) fn is_baseline(feature: CpuidFeature) -> bool {
     use CpuidFeature as F;
     matches!(
         feature,
@@ -132,14 +132,18 @@ fn is_baseline(feature: CpuidFeature) -> bool {
     )
 }
 
+/// Whether `POLYLINK_HIDE_CPU_FEATURES`, read once per process, hides `feature`.
 fn hidden(feature: CpuidFeature) -> bool {
-    let Some(list) = std::env::var_os("POLYLINK_HIDE_CPU_FEATURES") else {
-        return false;
-    };
-    let name = format!("{feature:?}");
-    list.to_string_lossy()
-        .split(',')
-        .any(|hidden| hidden.trim().eq_ignore_ascii_case(&name))
+    static HIDDEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let hidden = HIDDEN.get_or_init(|| {
+        let list = std::env::var_os("POLYLINK_HIDE_CPU_FEATURES").unwrap_or_default();
+        list.to_string_lossy()
+            .split(',')
+            .map(|name| name.trim().to_ascii_uppercase())
+            .filter(|name| !name.is_empty())
+            .collect()
+    });
+    !hidden.is_empty() && hidden.contains(&format!("{feature:?}").to_ascii_uppercase())
 }
 
 #[cfg(test)]

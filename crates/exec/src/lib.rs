@@ -20,6 +20,7 @@ pub use buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, IntSignature, PAD, SealedCode
 pub use check::check_code;
 pub use error::{Error, Result};
 pub use module::{ENTRY_ALIGN, Entry, Module, ModuleBuilder};
+pub use os::{BLOCK, Placement, near_callers};
 
 /// Bytes as polylink prints them: lowercase hex pairs separated by single spaces.
 pub fn hex(bytes: &[u8]) -> String {

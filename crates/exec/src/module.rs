@@ -2,6 +2,7 @@
 //! microseconds, so one mapping per small function costs far more than the function's bytes.
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 use crate::buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, PAD, SealedCode};
@@ -40,6 +41,16 @@ impl ModuleBuilder {
         ModuleBuilder::default()
     }
 
+    /// A builder with room for `functions` functions of `bytes` bytes in all, so that adding
+    /// them never grows a buffer.
+    pub fn with_capacity(functions: usize, bytes: usize) -> ModuleBuilder {
+        ModuleBuilder {
+            code: Vec::with_capacity(bytes + functions * (ENTRY_ALIGN - 1)),
+            names: String::with_capacity(functions * 8),
+            slots: Vec::with_capacity(functions),
+        }
+    }
+
     /// Adds a function named `name`. Names and code are checked by [`Self::build`].
     pub fn add(&mut self, name: &str, code: &[u8]) -> &mut ModuleBuilder {
         let offset = self.code.len().next_multiple_of(ENTRY_ALIGN);
@@ -59,7 +70,7 @@ impl ModuleBuilder {
     /// ([`crate::check_code`]), then writes them all into one mapping and seals it once.
     pub fn build(self) -> Result<Module> {
         let ModuleBuilder { code, names, slots } = self;
-        let mut seen = HashSet::with_capacity(slots.len());
+        let mut seen = HashSet::with_capacity_and_hasher(slots.len(), NameHash::default());
         if let Some(slot) = slots.iter().find(|s| !seen.insert(&names[s.name.clone()])) {
             let name = names[slot.name.clone()].to_owned();
             return Err(Error::DuplicateEntry { name });
@@ -143,5 +154,33 @@ impl Module {
         let offset = self.entry(name)?.offset;
         // SAFETY: passed on to our caller.
         unsafe { self.code.int_function(offset) }
+    }
+}
+
+/// The hash of the duplicate-name check: names are short and come from the program itself,
+/// so a fast multiplicative hash (as rustc's own FxHash) serves, where std's SipHash, made to
+/// resist chosen keys, cost a quarter of building a module of small functions.
+type NameHash = BuildHasherDefault<Fx>;
+
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+            self.0 = (self.0 ^ word).wrapping_mul(K).rotate_left(26);
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.0 = (self.0 ^ u64::from_le_bytes(tail) ^ bytes.len() as u64)
+            .wrapping_mul(K)
+            .rotate_left(26);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }

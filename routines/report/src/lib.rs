@@ -4,14 +4,30 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Nanoseconds per call of `add`: inlined Rust, the linked routine, the embedded routine (a
-/// call through a pointer into sealed memory), and the same bytes made by the emitter.
+/// Nanoseconds per call of one variant of `add`, over many short interleaved rounds: the best
+/// round, the median and the 90th percentile (the spread), and whether the code lies in the
+/// same 128 GiB block as its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallCost {
+    pub best_ns: f64,
+    pub median_ns: f64,
+    pub p90_ns: f64,
+    pub near: bool,
+}
+
+/// The cost of a call of `add`, each variant called through a pointer from its own loop of the
+/// same shape: Rust's own function, the linked routine, the embedded routine (its raw bytes
+/// sealed in a module), the same bytes made by the emitter, and the embedded bytes in memory
+/// mapped where the kernel chooses, far from the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallCosts {
-    pub native_ns: f64,
-    pub linked_ns: f64,
-    pub embedded_ns: f64,
-    pub emitted_ns: f64,
+    pub rounds: usize,
+    pub calls_per_round: u64,
+    pub native: CallCost,
+    pub linked: CallCost,
+    pub embedded: CallCost,
+    pub emitted: CallCost,
+    pub far: CallCost,
 }
 
 /// Nanoseconds per instruction to encode the measured mix: polylink's emitter against iced-x86's
@@ -25,12 +41,16 @@ pub struct EmitCosts {
     pub iced_ns: f64,
 }
 
-/// Copy throughput at one size, in GB/s (10^9 bytes per second).
+/// Copy throughput at one size and alignment, in GB/s (10^9 bytes per second): the source
+/// and destination start `src_offset` and `dst_offset` bytes past a 64-byte boundary.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CopyRow {
     pub size: usize,
+    pub src_offset: usize,
+    pub dst_offset: usize,
     pub memcpy_gbps: f64,
-    pub baseline_gbps: f64,
+    /// `None` where the baseline cannot copy: it needs 32-byte-aligned buffers.
+    pub baseline_gbps: Option<f64>,
     pub fast_gbps: f64,
 }
 
@@ -59,23 +79,44 @@ impl Figures {
         let calls = &self.calls;
         writeln!(
             w,
-            "ns per call of add: native Rust {:.2}, linked {:.2}, embedded {:.2}, emitted {:.2}",
-            calls.native_ns, calls.linked_ns, calls.embedded_ns, calls.emitted_ns
+            "ns per call of add ({} interleaved rounds of {} calls): best, median, 90th percentile",
+            calls.rounds, calls.calls_per_round
         )?;
-        writeln!(
-            w,
-            "{:>10}  {:>12}  {:>12}  {:>12}",
-            "copy GB/s", "glibc memcpy", "baseline AVX", "fast copy"
-        )?;
-        for row in &self.copies {
-            let size = match row.size {
-                s if s >= 1 << 20 => format!("{} MiB", s >> 20),
-                s => format!("{} KiB", s >> 10),
-            };
+        let rows = [
+            ("Rust function", &calls.native),
+            ("linked", &calls.linked),
+            ("embedded", &calls.embedded),
+            ("emitted", &calls.emitted),
+            ("embedded, far", &calls.far),
+        ];
+        for (name, cost) in rows {
             writeln!(
                 w,
-                "{size:>10}  {:>12.2}  {:>12.2}  {:>12.2}",
-                row.memcpy_gbps, row.baseline_gbps, row.fast_gbps
+                "  {name:<14} {:>6.3} {:>6.3} {:>6.3}  {}",
+                cost.best_ns,
+                cost.median_ns,
+                cost.p90_ns,
+                match cost.near {
+                    true => "in the caller's 128 GiB block",
+                    false => "in another 128 GiB block than the caller",
+                }
+            )?;
+        }
+        writeln!(
+            w,
+            "{:>10}  {:>7}  {:>12}  {:>12}  {:>12}  {:>9}",
+            "copy GB/s", "offsets", "glibc memcpy", "baseline AVX", "fast copy", "fast/glibc"
+        )?;
+        for row in &self.copies {
+            writeln!(
+                w,
+                "{:>10}  {:>7}  {:>12.2}  {:>12}  {:>12.2}  {:>9.2}",
+                size_name(row.size),
+                format!("{}/{}", row.src_offset, row.dst_offset),
+                row.memcpy_gbps,
+                row.baseline_gbps.map_or("-".into(), |g| format!("{g:.2}")),
+                row.fast_gbps,
+                row.fast_gbps / row.memcpy_gbps
             )?;
         }
         let seal = &self.seal;
@@ -115,4 +156,13 @@ pub struct EmittedAgreement {
     pub bytes: String,
     pub cases: usize,
     pub results_match: bool,
+}
+
+/// `64 B`, `4 KiB`, `16 MiB`.
+pub fn size_name(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 && s % (1 << 10) == 0 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
 }
