@@ -519,8 +519,37 @@ fn the_hot_reload_demo_checks_every_change() {
         "cross-process patch, switch -> first call of the new code: ",
         "the one-byte switch",
         "every change gave the results of its new code",
+        "in-process, step.asm saved -> first call of the new code (nasm included): ",
+        "each target is a bound, judged on the largest",
     ] {
         assert!(stdout.contains(part), "no {part:?} in:\n{stdout}");
+    }
+    // Every interval is measured from before the event the host reacts to: each is positive
+    // (they once printed 0.00 ms, a negative interval clamped), and a save takes longer than
+    // the bin it makes, since nasm runs in between.
+    let times = |label: &str| -> Vec<f64> {
+        stdout
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix(label))
+            .map(|rest| {
+                let number = rest.split_ascii_whitespace().next().unwrap();
+                number.parse::<f64>().unwrap_or_else(|_| panic!("{rest:?}"))
+            })
+            .collect()
+    };
+    let written = times("step.bin written -> first call of the new code: ");
+    let saved = times("step.asm saved -> first call of the new code (nasm included): ");
+    let switched = times("switch -> first call of the new code: ");
+    assert_eq!(
+        (written.len(), saved.len(), switched.len()),
+        (5, 5, 5),
+        "{output}"
+    );
+    for t in written.iter().chain(&saved).chain(&switched) {
+        assert!(*t > 0.0, "an interval of {t} in:\n{stdout}");
+    }
+    for (save, bin) in saved.iter().zip(&written) {
+        assert!(save > bin, "saved {save} ms, written {bin} ms:\n{stdout}");
     }
 }
 

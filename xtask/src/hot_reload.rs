@@ -481,10 +481,22 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
          and the host installs the new bin itself",
         EDITS.len()
     );
+    let mut saves = Vec::new();
     for version in &EDITS {
         println!("\nedit  | step.asm: {}", version.body.replace('\n', "; "));
+        // Taken before the save: the whole loop a person feels, nasm included.
+        let saved_at = monotonic_ns();
         save(&session.dir.join("step.asm"), &source("step", version.body))?;
-        await_change(session, By::ThisHost, version)?;
+        let first_call = await_change(session, By::ThisHost, version)?;
+        let took = first_call
+            .checked_sub(saved_at)
+            .map(Duration::from_nanos)
+            .context("the host's first call came before the save: a clock fault")?;
+        println!(
+            "       step.asm saved -> first call of the new code (nasm included): {}",
+            ms(took)
+        );
+        saves.push(took);
     }
 
     // A save with a mistake: nasm refuses it, the bin stays, and the host runs on unchanged.
@@ -570,15 +582,24 @@ fn demo(session: &mut Session, bins: &Binaries, ready: &Event) -> Result<()> {
 
     let (reload, reload_max) = median_max(&session.reloads);
     let (switch, switch_max) = median_max(&switches);
-    println!("\n== 4. Timings (median and largest of each kind; CLOCK_MONOTONIC across processes)");
+    let (save, save_max) = median_max(&saves);
     println!(
-        "in-process reload, step.bin written -> first call of the new code: {} (max {}), {} the 10 ms target",
+        "\n== 4. Timings (median and largest of each kind; CLOCK_MONOTONIC across processes; \
+         each target is a bound, judged on the largest)"
+    );
+    println!(
+        "in-process, step.asm saved -> first call of the new code (nasm included): {} (max {})",
+        ms(save),
+        ms(save_max),
+    );
+    println!(
+        "in-process reload, step.bin written -> first call of the new code: {} (max {}), max {} the 10 ms target",
         ms(reload),
         ms(reload_max),
         verdict(reload_max, Duration::from_millis(10))
     );
     println!(
-        "cross-process patch, switch -> first call of the new code:         {} (max {}), {} the 1 ms target",
+        "cross-process patch, switch -> first call of the new code:         {} (max {}), max {} the 1 ms target",
         us(switch),
         us(switch_max),
         verdict(switch_max, Duration::from_millis(1))
