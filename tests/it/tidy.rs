@@ -21,6 +21,7 @@ const UNSAFE_ALLOWED: &[&str] = &[
     "crates/polylink/src/patch.rs",
     "fixtures/nm-speed/src/lib.rs",
     "hot-host/src/main.rs",
+    "routines/benches/linked_vs_embedded.rs",
     "routines/src/call_loops.rs",
     "routines/src/lib.rs",
     "routines/src/measure.rs",
