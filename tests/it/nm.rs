@@ -453,6 +453,114 @@ fn a_bad_file_is_named_and_the_good_ones_still_listed() {
     }
 }
 
+/// Files that are not regular are refused at once and by what they are, as GNU nm refuses
+/// them: a FIFO (which once hung the open), a directory (once "No such device"), a device. A
+/// thin archive's member is read no further than its header says, even when the member became
+/// `/dev/zero` (once read without bound).
+#[test]
+fn files_that_are_not_regular_are_refused_by_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let fifo = dir.path().join("fifo");
+    polylink_tests::tool("mkfifo").arg(&fifo).assert().success();
+    // thin.a names cases.o and one/same.o; make one a device and the other short.
+    let thin = &files[5];
+    std::fs::remove_file(dir.path().join("one/same.o")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("one/same.o")).unwrap();
+    std::fs::write(dir.path().join("cases.o"), b"not an object").unwrap();
+    let output = polylink()
+        .arg("nm")
+        .arg(&fifo)
+        .arg(dir.path())
+        .arg("/dev/null")
+        .arg(thin)
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for want in [
+        format!("error: {}: is not an ordinary file", fifo.display()),
+        format!("error: {}: is a directory", dir.path().display()),
+        "error: /dev/null: is not an ordinary file".to_owned(),
+        "one/same.o: is not an ordinary file".to_owned(),
+        "cases.o: file format not recognized".to_owned(),
+    ] {
+        assert!(stderr.contains(&want), "no {want:?} in:\n{stderr}");
+    }
+}
+
+/// A thin archive naming `members`, each `size` bytes by its header, as GNU ar writes one.
+fn thin_archive(members: &[(&str, usize)]) -> Vec<u8> {
+    let table: String = members
+        .iter()
+        .map(|(name, _)| format!("{name}/\n"))
+        .collect();
+    let header = |name: &str, size: usize| {
+        format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 0, 0, 0, 644)
+    };
+    let mut out = b"!<thin>\n".to_vec();
+    out.extend(header("//", table.len()).bytes());
+    out.extend(table.bytes());
+    if table.len() % 2 == 1 {
+        out.push(b'\n');
+    }
+    let mut offset = 0;
+    for (name, size) in members {
+        out.extend(header(&format!("/{offset}"), *size).bytes());
+        offset += name.len() + 2;
+    }
+    out
+}
+
+/// Archives whose members are no object files (an empty file, a C source, a thin archive
+/// naming itself, two thin archives naming each other) give GNU nm's output and exit status:
+/// each such member is named on stderr, and the run succeeds (it once failed).
+#[test]
+fn archive_members_that_are_not_objects_end_as_gnu_nm_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |name: &str| dir.path().join(name);
+    std::fs::write(at("empty"), b"").unwrap();
+    std::fs::write(at("f.c"), b"int f(void) { return 1; }\n").unwrap();
+    for (archive, member) in [("zero.a", "empty"), ("txt.a", "f.c")] {
+        polylink_tests::tool("ar")
+            .current_dir(dir.path())
+            .args(["rc", archive, member])
+            .assert()
+            .success();
+    }
+    std::fs::write(at("self.a"), thin_archive(&[("self.a", 200)])).unwrap();
+    std::fs::write(at("cyc1.a"), thin_archive(&[("cyc2.a", 100)])).unwrap();
+    std::fs::write(at("cyc2.a"), thin_archive(&[("cyc1.a", 100)])).unwrap();
+    for name in ["zero.a", "txt.a", "self.a", "cyc1.a"] {
+        let theirs = polylink_tests::tool("nm")
+            .args(["--plugin", "/dev/null"])
+            .arg(name)
+            .current_dir(dir.path())
+            .env("LC_ALL", "C")
+            .output()
+            .unwrap();
+        let ours = polylink()
+            .args(["nm", name])
+            .current_dir(dir.path())
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert_eq!(
+            ours.status.code(),
+            theirs.status.code(),
+            "{name}: {ours:?} {theirs:?}"
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "{name}");
+        let stderr = String::from_utf8_lossy(&ours.stderr);
+        assert!(
+            stderr.contains("file format not recognized"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
 /// `cargo xtask nm-speed FILE` checks that both tools print the same before it times them, and
 /// prints one row per option set with both medians and their ratio. (The ratio itself is a
 /// figure for the machine it runs on, not a test: see the closing notes.)

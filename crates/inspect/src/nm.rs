@@ -108,6 +108,8 @@ impl std::fmt::Display for Problem {
 pub struct Outcome {
     pub problems: Vec<Problem>,
     pub no_symbols: Vec<String>,
+    /// Archive members that are no object file: nm says so on stderr and still succeeds.
+    pub unrecognized: Vec<String>,
     /// Things the user should know that are not faults of an input.
     pub warnings: Vec<String>,
 }
@@ -251,6 +253,7 @@ fn report(
         printer.out.write_all(&buffer)?;
         outcome.problems.append(&mut found.problems);
         outcome.no_symbols.append(&mut found.no_symbols);
+        outcome.unrecognized.append(&mut found.unrecognized);
     }
     Ok(())
 }
@@ -310,6 +313,14 @@ fn report_member(
     outcome: &mut Outcome,
 ) -> io::Result<()> {
     let member = unit.member;
+    // A member that is no object file at all (text, an empty file, an archive named by a thin
+    // archive) is reported, as GNU nm reports it, without failing the run.
+    if let Ok(data) = &unit.result
+        && !symbols::is_elf(data)
+    {
+        outcome.unrecognized.push(format!("{file}: {member}"));
+        return Ok(());
+    }
     match unit.result.and_then(|data| symbols::read_elf(data, table)) {
         Ok(symbols) => printer.object(file, Some(&member), symbols, &mut outcome.no_symbols),
         Err(fault) => {

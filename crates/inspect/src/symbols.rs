@@ -122,6 +122,11 @@ pub enum Table {
     Dynamic,
 }
 
+/// Whether `data` starts as an ELF file does (its class may still be bad, or it may be cut).
+pub fn is_elf(data: &[u8]) -> bool {
+    data.starts_with(b"\x7fELF")
+}
+
 /// The symbols of one ELF file in table order, without the null symbol and without section and
 /// file symbols. `None` when the file has no such table.
 pub fn read_elf(data: &[u8], table: Table) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
@@ -430,8 +435,7 @@ pub struct Unit<'d> {
 
 /// Maps `path` (reading a large archive into a fresh buffer costs more than listing it).
 pub fn load(path: &Path) -> Result<Input, Fault> {
-    let file = std::fs::File::open(path).map_err(|e| Fault(e.to_string()))?;
-    let len = file.metadata().map_err(|e| Fault(e.to_string()))?.len();
+    let (file, len) = open_regular(path)?;
     let bytes = if len == 0 {
         Bytes::Owned(Vec::new())
     } else {
@@ -443,6 +447,43 @@ pub fn load(path: &Path) -> Result<Input, Fault> {
         path: path.to_path_buf(),
         bytes,
     })
+}
+
+/// Opens `path` to read if it is a regular file, and returns it with its length. A FIFO would
+/// block the open, a device never ends and a directory holds no bytes, so each is refused as
+/// GNU nm refuses it, by asking the path before it is opened; the open file is asked again
+/// (without blocking), in case the path changed in between.
+pub fn open_regular(path: &Path) -> Result<(std::fs::File, u64), Fault> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let io = |e: std::io::Error| Fault(e.to_string());
+    let regular = |metadata: &std::fs::Metadata| match () {
+        _ if metadata.is_file() => Ok(()),
+        _ if metadata.is_dir() => Err(Fault("is a directory".into())),
+        _ => Err(Fault("is not an ordinary file".into())),
+    };
+    regular(&std::fs::metadata(path).map_err(io)?)?;
+    let file = std::fs::File::options()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    regular(&metadata)?;
+    Ok((file, metadata.len()))
+}
+
+/// At most the `size` bytes a thin archive's header gives for the member at `path`, read from
+/// its own file, which must be regular.
+fn read_thin_member(path: &Path, size: u64) -> Result<Vec<u8>, Fault> {
+    use std::io::Read as _;
+    // The file may have changed since the archive was made; like GNU nm, read what it holds
+    // now, but never more than the header says.
+    let (file, len) = open_regular(path)?;
+    let mut bytes = Vec::with_capacity(len.min(size) as usize);
+    file.take(size)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Fault(e.to_string()))?;
+    Ok(bytes)
 }
 
 /// An archive's members' bytes, or the file itself when it is no archive. Thin archive members
@@ -476,7 +517,8 @@ pub fn units<'d>(
                 // nm names a thin member by the path it reads, as the archive's path gives its
                 // directory.
                 let path = dir.join(String::from_utf8_lossy(member.name()).as_ref());
-                let bytes = match std::fs::read(&path) {
+                // Never more than the header says: a member may be a device that never ends.
+                let bytes = match read_thin_member(&path, member.file_range().1) {
                     Ok(bytes) => {
                         thin.push(bytes);
                         Found::Thin(thin.len() - 1)

@@ -125,6 +125,9 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
     for file in &outcome.no_symbols {
         eprintln!("nm: {file}: no symbols");
     }
+    for member in &outcome.unrecognized {
+        eprintln!("nm: {member}: file format not recognized");
+    }
     for problem in &outcome.problems {
         eprintln!("error: {problem}");
     }
