@@ -82,6 +82,15 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
     );
     run("ar", &["rcT", "thin.a", "cases.o", "one/same.o"]);
     run("ar", &["q", "dup.a", "one/same.o", "two/same.o"]);
+    // 32-bit ELF: addresses are 8 digits wide, and so is the blank before U and w.
+    std::fs::write(
+        dir.join("cases32.s"),
+        ".globl f\n.text\nf: ret\n.data\n.globl d\nd: .long 1\n.size d, 4\n\
+         .comm c,4\n.weak w\ncall u\ncall w\n.section .rodata\nr: .long 0xffffffff\n",
+    )
+    .unwrap();
+    run("as", &["--32", "cases32.s", "-o", "cases32.o"]);
+    run("ar", &["rc", "lib32.a", "cases32.o"]);
     [
         "cases.o",
         "cases-cpp.o",
@@ -90,6 +99,8 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
         "lib.a",
         "thin.a",
         "dup.a",
+        "cases32.o",
+        "lib32.a",
     ]
     .iter()
     .map(|f| dir.join(f))
@@ -219,6 +230,9 @@ fn nm_prints_what_gnu_nm_prints_for_every_symbol_kind_and_archive_kind() {
         "R ro",
         "b counter",
         "B tls_bss",
+        "00000000 T f",
+        "         U u",
+        "         w w",
     ] {
         assert!(listing.contains(line), "no `{line}` in:\n{listing}");
     }

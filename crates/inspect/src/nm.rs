@@ -214,7 +214,10 @@ fn report(
     };
     let Some(units) = units else {
         match symbols::read_elf(input.data(), table) {
-            Ok(symbols) => printer.object(&file, None, symbols, &mut outcome.no_symbols)?,
+            Ok(symbols) => {
+                let digits = symbols::address_digits(input.data());
+                printer.object(&file, None, digits, symbols, &mut outcome.no_symbols)?
+            }
             Err(fault) => outcome.problems.push(Problem {
                 file: input.path.clone(),
                 member: None,
@@ -321,8 +324,18 @@ fn report_member(
         outcome.unrecognized.push(format!("{file}: {member}"));
         return Ok(());
     }
+    let digits = unit
+        .result
+        .as_ref()
+        .map_or(16, |data| symbols::address_digits(data));
     match unit.result.and_then(|data| symbols::read_elf(data, table)) {
-        Ok(symbols) => printer.object(file, Some(&member), symbols, &mut outcome.no_symbols),
+        Ok(symbols) => printer.object(
+            file,
+            Some(&member),
+            digits,
+            symbols,
+            &mut outcome.no_symbols,
+        ),
         Err(fault) => {
             outcome.problems.push(Problem {
                 file: path.to_path_buf(),
@@ -369,11 +382,12 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 
     /// One object: its header, as nm prints it for any ELF file (even one without symbols,
-    /// which nm then names on stderr), then its symbols.
+    /// which nm then names on stderr), then its symbols, addresses `digits` hex digits wide.
     fn object(
         &mut self,
         file: &str,
         member: Option<&str>,
+        digits: usize,
         symbols: Option<Vec<Symbol<'_>>>,
         no_symbols: &mut Vec<String>,
     ) -> io::Result<()> {
@@ -413,7 +427,7 @@ impl<'o, W: Write> Printer<'o, W> {
             if self.format == Format::Posix {
                 posix_line(line, s, &name);
             } else {
-                bsd_line(line, s, &name, o.print_size);
+                bsd_line(line, s, &name, o.print_size, digits);
             }
             self.out.write_all(line)?;
         }
@@ -505,13 +519,11 @@ fn display_name(
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// `%016x`, without the formatting machinery.
-fn hex16(line: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 16];
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+/// `%016x` (or `%08x` for a 32-bit file: `digits`), without the formatting machinery.
+fn hex_fixed(line: &mut Vec<u8>, v: u64, digits: usize) {
+    for i in (0..digits).rev() {
+        line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
     }
-    line.extend_from_slice(&buf);
 }
 
 /// `%x`.
@@ -523,14 +535,15 @@ fn hex(line: &mut Vec<u8>, v: u64) {
 }
 
 /// nm.c's `print_symbol_info_bsd`: value (and size if asked and not zero), letter, name.
-fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool) {
+/// Addresses take `digits` hex digits: 16 in a 64-bit file, 8 in a 32-bit one.
+fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool, digits: usize) {
     if matches!(s.letter, b'U' | b'w' | b'v') {
-        line.extend_from_slice(&[b' '; 16]);
+        line.resize(line.len() + digits, b' ');
     } else {
-        hex16(line, s.value);
+        hex_fixed(line, s.value, digits);
         if print_size && s.size != 0 {
             line.push(b' ');
-            hex16(line, s.size);
+            hex_fixed(line, s.size, digits);
         }
     }
     line.extend_from_slice(&[b' ', s.letter, b' ']);

@@ -127,6 +127,14 @@ pub fn is_elf(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF")
 }
 
+/// How many hex digits nm gives an address of this file: 8 for a 32-bit ELF file, else 16.
+pub fn address_digits(data: &[u8]) -> usize {
+    match data.get(4) {
+        Some(1) if is_elf(data) => 8,
+        _ => 16,
+    }
+}
+
 /// The symbols of one ELF file in table order, without the null symbol and without section and
 /// file symbols. `None` when the file has no such table.
 pub fn read_elf(data: &[u8], table: Table) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
