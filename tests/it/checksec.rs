@@ -101,7 +101,7 @@ type Case = (
 );
 
 #[test]
-fn each_protection_is_told_apart_and_a_static_canary_is_unknown() {
+fn each_protection_is_told_apart() {
     let dir = tempfile::tempdir().unwrap();
     let source = "#include <string.h>\n#include <stdio.h>\nint main(int argc, char **argv) { char buf[64]; strcpy(buf, argv[0]); puts(buf); return argc - 1; }\n";
     let cases: [Case; 7] = [
@@ -150,12 +150,14 @@ fn each_protection_is_told_apart_and_a_static_canary_is_unknown() {
             false,
             false,
         ),
+        // A static program defines __stack_chk_fail itself: its code, which reads the guard
+        // at %fs:0x28, tells.
         (
             "static-canary",
             &["-static", "-fstack-protector-all"],
             "no",
             "partial",
-            serde_json::Value::Null,
+            true.into(),
             true,
             true,
         ),
@@ -204,7 +206,8 @@ fn build_all_shows_the_hardening_of_every_program() {
             .lines()
             .find(|l| l.starts_with(&format!("{} ", program.name)));
         assert!(
-            line.is_some_and(|l| l.split_whitespace().nth(1) == Some("yes")),
+            // file, class, machine, nx
+            line.is_some_and(|l| l.split_whitespace().nth(3) == Some("yes")),
             "{stdout}"
         );
     }
@@ -227,4 +230,231 @@ fn a_file_that_is_not_elf_is_refused_by_name() {
         stderr.contains(&format!("error: {}: not an ELF file", text.display())),
         "{stderr}"
     );
+}
+
+/// `readelf`'s words for what checksec reports of `file`: class, machine, RPATH and RUNPATH,
+/// whether .symtab and .debug_* sections are there, RWX LOAD segments, the x86 features, and
+/// the `__*_chk` functions it calls.
+struct ReadelfSays {
+    class: String,
+    machine: String,
+    rpath: Option<String>,
+    runpath: Option<String>,
+    symtab: bool,
+    debug: bool,
+    rwx: usize,
+    ibt: bool,
+    shstk: bool,
+    fortified: usize,
+}
+
+fn readelf_says(file: &Path) -> ReadelfSays {
+    let header = readelf(&["-hW"], file);
+    let field = |name: &str| {
+        header
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let dynamic = readelf(&["-dW"], file);
+    let path = |tag: &str| {
+        dynamic
+            .lines()
+            .find(|l| l.contains(&format!("({tag})")))
+            .and_then(|l| {
+                l.split_once('[')?
+                    .1
+                    .split_once(']')
+                    .map(|(v, _)| v.to_owned())
+            })
+    };
+    let sections = readelf(&["-SW"], file);
+    let segments = readelf(&["-lW"], file);
+    let notes = readelf(&["-nW"], file);
+    let features = notes
+        .lines()
+        .find(|l| l.contains("x86 feature:"))
+        .unwrap_or_default()
+        .to_owned();
+    let dyn_syms = readelf(&["--dyn-syms", "-W"], file);
+    let mut chk: Vec<&str> = dyn_syms
+        .lines()
+        .filter(|l| l.contains(" UND "))
+        .filter_map(|l| l.split_whitespace().nth(7))
+        .map(|n| n.split('@').next().unwrap())
+        .filter(|n| n.starts_with("__") && n.ends_with("_chk"))
+        .collect();
+    chk.sort();
+    chk.dedup();
+    ReadelfSays {
+        class: field("Class:"),
+        machine: field("Machine:"),
+        rpath: path("RPATH"),
+        runpath: path("RUNPATH"),
+        symtab: sections.contains(" .symtab "),
+        debug: sections.contains(" .debug_"),
+        rwx: segments
+            .lines()
+            .filter(|l| l.trim_start().starts_with("LOAD") && l.contains("RWE"))
+            .count(),
+        ibt: features.contains("IBT"),
+        shstk: features.contains("SHSTK"),
+        fortified: chk.len(),
+    }
+}
+
+/// Each property checksec adds to NX, PIE, RELRO and the canary, on programs linked to have it
+/// and to lack it, held to readelf: RPATH and RUNPATH with their values, stripped or not, debug
+/// info, an RWX segment, IBT and SHSTK, FORTIFY's counts, and the class and machine of a 32-bit
+/// object. libc.so.6, which defines `__stack_chk_fail` and calls it, has a canary, and so does
+/// a stripped static program (its code reads the guard at %fs:0x28).
+#[test]
+fn every_property_agrees_with_readelf() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = "#include <string.h>\n#include <stdio.h>\n\
+        int main(int argc, char **argv) { char buf[64]; strcpy(buf, argv[0]); \
+        printf(\"%s %d\\n\", buf, argc); return 0; }\n\
+        __asm__(\".pushsection .note.GNU-stack,\\\"\\\",@progbits\\n.popsection\");\n";
+    let rwx = "int main(void) { return 0; }\n\
+        __asm__(\".section .rwxsec,\\\"awx\\\",@progbits\\n.byte 0xc3\\n.previous\");\n";
+    let cases: [(&str, &str, &[&str]); 8] = [
+        ("plain", source, &[]),
+        (
+            "rpath",
+            source,
+            &["-Wl,--disable-new-dtags,-rpath,/opt/old:/opt/two"],
+        ),
+        (
+            "runpath",
+            source,
+            &["-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib"],
+        ),
+        ("debug", source, &["-g"]),
+        ("fortify", source, &["-O2", "-D_FORTIFY_SOURCE=2"]),
+        (
+            "cet",
+            source,
+            &["-fcf-protection=full", "-Wl,-z,ibt,-z,shstk"],
+        ),
+        ("rwx", rwx, &["-Wl,--no-warn-rwx-segments"]),
+        ("static", source, &["-static", "-fstack-protector-strong"]),
+    ];
+    let mut files: Vec<PathBuf> = cases
+        .iter()
+        .map(|(name, source, flags)| program(dir.path(), name, source, flags))
+        .collect();
+    let stripped = dir.path().join("stripped-static");
+    polylink_tests::tool("strip")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(&files[7])
+        .assert()
+        .success();
+    files.push(stripped);
+    let as32 = dir.path().join("x32.s");
+    std::fs::write(&as32, ".text\n.globl f\nf: ret\n").unwrap();
+    let object32 = dir.path().join("x32.o");
+    polylink_tests::tool("as")
+        .args(["--32", "-o"])
+        .arg(&object32)
+        .arg(&as32)
+        .assert()
+        .success();
+    files.push(object32);
+    let results = checksec_json(&files);
+    for (file, h) in files.iter().zip(&results) {
+        let said = readelf_says(file);
+        let class = if said.class == "ELF32" {
+            "ELF32"
+        } else {
+            "ELF64"
+        };
+        let machine = match said.machine.as_str() {
+            "Advanced Micro Devices X86-64" => "x86-64",
+            "Intel 80386" => "i386",
+            other => other,
+        };
+        let name = file.file_name().unwrap().to_string_lossy();
+        assert_eq!(h["class"], class, "{name}: {h}");
+        assert_eq!(h["machine"], machine, "{name}: {h}");
+        assert_eq!(h["rpath"], serde_json::json!(said.rpath), "{name}: {h}");
+        assert_eq!(h["runpath"], serde_json::json!(said.runpath), "{name}: {h}");
+        assert_eq!(h["symbols"], said.symtab, "{name}: {h}");
+        assert_eq!(h["debug_info"], said.debug, "{name}: {h}");
+        assert_eq!(h["rwx_segments"], said.rwx, "{name}: {h}");
+        assert_eq!(
+            (&h["ibt"], &h["shstk"]),
+            (&said.ibt.into(), &said.shstk.into()),
+            "{name}"
+        );
+        assert_eq!(h["fortified"], said.fortified, "{name}: {h}");
+        assert_eq!(h["fortify"], said.fortified > 0, "{name}: {h}");
+    }
+    // Each case has what it was linked for, and the plain program lacks it.
+    let by_name = |n: &str| &results[files.iter().position(|f| f.ends_with(n)).unwrap()];
+    let plain = by_name("plain");
+    assert_eq!(by_name("rpath")["rpath"], "/opt/old:/opt/two");
+    assert_eq!(by_name("runpath")["runpath"], "$ORIGIN/../lib");
+    assert_eq!(
+        (&plain["rpath"], &plain["runpath"]),
+        (&serde_json::Value::Null, &serde_json::Value::Null)
+    );
+    assert_eq!(
+        (&by_name("debug")["debug_info"], &plain["debug_info"]),
+        (&true.into(), &false.into())
+    );
+    assert!(by_name("fortify")["fortified"].as_u64().unwrap() > 0);
+    assert_eq!(plain["fortified"], 0);
+    assert!(by_name("fortify")["fortifiable"].as_u64() >= by_name("fortify")["fortified"].as_u64());
+    assert_eq!(
+        (&by_name("cet")["ibt"], &by_name("cet")["shstk"]),
+        (&true.into(), &true.into())
+    );
+    assert_eq!(plain["ibt"], false);
+    assert_eq!(
+        (&by_name("rwx")["rwx_segments"], &plain["rwx_segments"]),
+        (&1.into(), &0.into())
+    );
+    assert_eq!(by_name("stripped-static")["symbols"], false);
+    assert_eq!(by_name("stripped-static")["canary"], true);
+    assert_eq!(by_name("x32.o")["class"], "ELF32");
+
+    let libc = checksec_json(&[PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6")]);
+    assert_eq!(libc[0]["canary"], true, "{}", libc[0]);
+}
+
+/// A file cut short is named as a truncated ELF file, with what is cut and where.
+#[test]
+fn a_truncated_elf_file_says_where_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = program(dir.path(), "whole", "int main(void) { return 0; }\n", &[]);
+    let bytes = std::fs::read(&program).unwrap();
+    let cut = |len: usize| {
+        let path = dir.path().join(format!("cut-{len}"));
+        std::fs::write(&path, &bytes[..len]).unwrap();
+        path
+    };
+    for (len, want) in [
+        (
+            40,
+            "a truncated ELF64 file: its header needs 64 bytes, and the file has 40".to_owned(),
+        ),
+        (
+            1000,
+            "a truncated ELF file: its section headers (".to_owned(),
+        ),
+    ] {
+        let file = cut(len);
+        let output = polylink().arg("checksec").arg(&file).assert().code(1);
+        let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+        assert!(
+            stderr.contains(&format!("error: {}: {want}", file.display())),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("past the file's {len} bytes")) || len == 40,
+            "{stderr}"
+        );
+    }
 }

@@ -1,15 +1,20 @@
-//! `cargo xtask checksec`: the hardening of ELF files, read from their program headers, dynamic
-//! section and symbols.
+//! `polylink checksec`: the hardening of ELF files, read from their program headers, dynamic
+//! section, notes, symbols and code.
 //!
 //! - NX: a PT_GNU_STACK segment without execute permission (no such segment: the stack may be
-//!   executable, so no).
+//!   executable, so no). RWX: a loadable segment both writable and executable.
 //! - PIE: ET_DYN with DF_1_PIE is a PIE; ET_DYN without it a shared object ("dso"); ET_EXEC no
 //!   PIE; ET_REL a relocatable object ("rel").
 //! - RELRO: none without PT_GNU_RELRO; full with it and immediate binding (DT_BIND_NOW,
 //!   DF_BIND_NOW or DF_1_NOW); partial otherwise.
-//! - Canary: the file references `__stack_chk_fail` (undefined in its symbols). In a static
-//!   program libc defines and calls it itself, so its symbols cannot tell whether the program's
-//!   own code was compiled with a canary: "unknown" there, never a guess.
+//! - Canary: a file that references `__stack_chk_fail` has one. A file that defines it (libc,
+//!   a static program) or has no symbols at all is judged by its code: a canary is a read of
+//!   the guard at `%fs:0x28` (`%gs:0x14` in 32-bit code), which iced-x86 finds. "unknown" only
+//!   when neither can tell (no code to read).
+//! - FORTIFY: the `__*_chk` functions it calls (fortified), and the functions it calls that
+//!   have a `_chk` variant in the system's libc (fortifiable), as Debian's checksec counts them.
+//! - RPATH and RUNPATH with their values; symbols (`.symtab` there or stripped); debug info
+//!   (`.debug_*` sections); CET (IBT and SHSTK in `.note.gnu.property`); machine and class.
 //! - Static: no PT_INTERP, so no dynamic loader runs first.
 
 use std::io::Write;
@@ -26,15 +31,44 @@ use crate::symbols::{self, Fault, Table};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hardening {
     pub file: PathBuf,
+    /// "ELF64" or "ELF32".
+    pub class: &'static str,
+    /// The machine, as readelf names it ("x86-64", "i386", "aarch64", …).
+    pub machine: String,
     pub nx: bool,
+    /// Loadable segments that are writable and executable at once.
+    pub rwx_segments: usize,
     /// "pie", "no", "dso" or "rel".
     pub pie: &'static str,
     /// "none", "partial" or "full".
     pub relro: &'static str,
     /// `None`: cannot be told from the file.
     pub canary: Option<bool>,
+    pub fortify: Fortify,
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    /// Whether `.symtab` is there (false: stripped).
+    pub symbols: bool,
+    pub debug_info: bool,
+    pub ibt: bool,
+    pub shstk: bool,
     pub static_link: bool,
     pub interpreter: Option<String>,
+}
+
+/// What `_FORTIFY_SOURCE` left in a file: the checked functions it calls, and the functions it
+/// calls that libc offers a checked variant of (the checked ones included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fortify {
+    pub fortified: usize,
+    /// `None` when the system's libc, which says what can be fortified, was not found.
+    pub fortifiable: Option<usize>,
+}
+
+impl Fortify {
+    pub fn yes(&self) -> bool {
+        self.fortified > 0
+    }
 }
 
 /// Reads the hardening of the ELF file at `path`.
@@ -44,24 +78,80 @@ pub fn check(path: &Path) -> Result<Hardening, Fault> {
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(path, data),
         Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(path, data),
+        _ if data.starts_with(b"\x7fELF") => Err(truncated(data)),
         _ => Err(Fault("not an ELF file".into())),
     }
+}
+
+/// What is cut off in a file that starts as ELF but does not parse as ELF.
+fn truncated(data: &[u8]) -> Fault {
+    let class = match data.get(4) {
+        Some(1) => "ELF32",
+        Some(2) => "ELF64",
+        Some(other) => return Fault(format!("an ELF file of unknown class {other} (byte 4)")),
+        None => return Fault(format!("a truncated ELF file: {} bytes", data.len())),
+    };
+    let need = if class == "ELF64" { 64 } else { 52 };
+    Fault(format!(
+        "a truncated {class} file: its header needs {need} bytes, and the file has {}",
+        data.len()
+    ))
+}
+
+/// Where a table the header points to runs past the end of the file, if it does.
+fn past_end(data: &[u8], what: &str, offset: u64, count: u64, entry: u64) -> Option<Fault> {
+    let end = offset.saturating_add(count.saturating_mul(entry));
+    (count > 0 && end > data.len() as u64).then(|| {
+        Fault(format!(
+            "a truncated ELF file: its {what} ({count} of {entry} bytes at offset {offset}) end \
+             at {end}, past the file's {} bytes",
+            data.len()
+        ))
+    })
 }
 
 fn read<Elf: FileHeader<Endian = Endianness>>(
     path: &Path,
     data: &[u8],
 ) -> Result<Hardening, Fault> {
+    let need = if Elf::is_type_64_sized() { 64 } else { 52 };
+    if data.len() < need {
+        return Err(truncated(data));
+    }
     let header = Elf::parse(data)?;
     let endian = header.endian()?;
+    let phoff: u64 = header.e_phoff(endian).into();
+    let shoff: u64 = header.e_shoff(endian).into();
+    let (phnum, shnum) = (header.e_phnum(endian), header.e_shnum(endian));
+    let (phentsize, shentsize) = (header.e_phentsize(endian), header.e_shentsize(endian));
+    if let Some(fault) = past_end(
+        data,
+        "program headers",
+        phoff,
+        phnum.into(),
+        phentsize.into(),
+    )
+    .or_else(|| {
+        past_end(
+            data,
+            "section headers",
+            shoff,
+            shnum.into(),
+            shentsize.into(),
+        )
+    }) {
+        return Err(fault);
+    }
     let segments = header.program_headers(endian, data)?;
     let mut nx = false;
     let mut relro_segment = false;
     let mut interpreter = None;
     let mut dynamic: Option<&[Elf::Dyn]> = None;
+    let mut rwx_segments = 0;
     for segment in segments {
+        let flags = segment.p_flags(endian).0;
         match segment.p_type(endian) {
-            elf::PT_GNU_STACK => nx = segment.p_flags(endian).0 & elf::PF_X.0 == 0,
+            elf::PT_GNU_STACK => nx = flags & elf::PF_X.0 == 0,
             elf::PT_GNU_RELRO => relro_segment = true,
             elf::PT_INTERP => {
                 interpreter = segment
@@ -69,6 +159,9 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
                     .map(|i| String::from_utf8_lossy(i).into_owned());
             }
             elf::PT_DYNAMIC => dynamic = segment.dynamic(endian, data)?,
+            elf::PT_LOAD if flags & elf::PF_W.0 != 0 && flags & elf::PF_X.0 != 0 => {
+                rwx_segments += 1
+            }
             _ => {}
         }
     }
@@ -85,11 +178,11 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             _ => {}
         }
     }
+    let sections = header.sections(endian, data)?;
     let e_type = header.e_type(endian);
     if e_type == elf::ET_REL {
         // An object has no segments yet: its .note.GNU-stack section tells the linker whether
         // it needs an executable stack.
-        let sections = header.sections(endian, data)?;
         nx = sections.iter().any(|section| {
             sections.section_name(endian, section) == Ok(&b".note.GNU-stack"[..])
                 && section.sh_flags(endian).0 & elf::SHF_EXECINSTR.0 == 0
@@ -107,24 +200,111 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
         (true, false) => "partial",
     };
     let static_link = interpreter.is_none() && e_type != elf::ET_REL && pie != "dso";
-    let canary = canary(data, static_link)?;
+    let (mut rpath, mut runpath) = (None, None);
+    let mut symtab = false;
+    let mut debug_info = false;
+    let (mut ibt, mut shstk) = (false, false);
+    let mut code = Vec::new();
+    for section in sections.iter() {
+        let name = sections.section_name(endian, section).unwrap_or_default();
+        symtab |= section.sh_type(endian) == elf::SHT_SYMTAB;
+        debug_info |= name.starts_with(b".debug_") || name.starts_with(b".zdebug_");
+        if let Some((entries, link)) = section.dynamic(endian, data)? {
+            let strings = sections.strings(endian, data, link)?;
+            for entry in entries {
+                let text = || -> Result<Option<String>, Fault> {
+                    Ok(Some(
+                        String::from_utf8_lossy(entry.string(endian, strings)?).into_owned(),
+                    ))
+                };
+                match entry.d_tag(endian) {
+                    elf::DT_RPATH => rpath = text()?,
+                    elf::DT_RUNPATH => runpath = text()?,
+                    _ => {}
+                }
+            }
+        }
+        if let Some(mut notes) = section.notes(endian, data)? {
+            while let Some(note) = notes.next()? {
+                let Some(mut properties) = note.gnu_properties(endian) else {
+                    continue;
+                };
+                while let Some(property) = properties.next()? {
+                    if property.pr_type() == elf::GNU_PROPERTY_X86_FEATURE_1_AND {
+                        let features = property.data_u32(endian)?;
+                        ibt |= features & elf::GNU_PROPERTY_X86_FEATURE_1_IBT != 0;
+                        shstk |= features & elf::GNU_PROPERTY_X86_FEATURE_1_SHSTK != 0;
+                    }
+                }
+            }
+        }
+        let executable = section.sh_flags(endian).0 & elf::SHF_EXECINSTR.0 != 0;
+        if executable && section.sh_type(endian) == elf::SHT_PROGBITS {
+            code.push(section.data(endian, data)?);
+        }
+    }
+    if sections.is_empty() {
+        // Without section headers, the executable segments are the code.
+        for segment in segments {
+            if segment.p_type(endian) == elf::PT_LOAD
+                && segment.p_flags(endian).0 & elf::PF_X.0 != 0
+            {
+                code.push(
+                    segment
+                        .data(endian, data)
+                        .map_err(|()| Fault("a segment runs past the end of the file".into()))?,
+                );
+            }
+        }
+    }
+    let bits = if Elf::is_type_64_sized() { 64 } else { 32 };
+    let canary = canary(data, &code, bits)?;
+    let fortify = fortify(data)?;
     Ok(Hardening {
         file: path.to_path_buf(),
+        class: if bits == 64 { "ELF64" } else { "ELF32" },
+        machine: machine(header.e_machine(endian)),
         nx,
+        rwx_segments,
         pie,
         relro,
         canary,
+        fortify,
+        rpath,
+        runpath,
+        symbols: symtab,
+        debug_info,
+        ibt,
+        shstk,
         static_link,
         interpreter,
     })
 }
 
-fn canary(data: &[u8], static_link: bool) -> Result<Option<bool>, Fault> {
+/// readelf's name for a machine, for the common ones.
+fn machine(e_machine: elf::Machine) -> String {
+    match e_machine {
+        elf::EM_X86_64 => "x86-64".into(),
+        elf::EM_386 => "i386".into(),
+        elf::EM_AARCH64 => "aarch64".into(),
+        elf::EM_ARM => "arm".into(),
+        elf::EM_RISCV => "riscv".into(),
+        elf::EM_PPC64 => "ppc64".into(),
+        elf::EM_S390 => "s390".into(),
+        elf::EM_NONE => "none".into(),
+        other => format!("machine {}", other.0),
+    }
+}
+
+/// Whether the file's code checks a stack canary; `None` when it cannot be told.
+fn canary(data: &[u8], code: &[&[u8]], bits: u32) -> Result<Option<bool>, Fault> {
     const CHECK: &[u8] = b"__stack_chk_fail";
     let mut referenced = false;
     let mut defined = false;
+    let mut any_symbols = false;
     for table in [Table::Static, Table::Dynamic] {
         for s in symbols::read_elf(data, table)?.unwrap_or_default() {
+            any_symbols = true;
             // `__stack_chk_fail@GLIBC_2.4` in a linked program's .symtab is the same reference.
             let base = s.name.split(|&b| b == b'@').next().unwrap_or(s.name);
             if base == CHECK {
@@ -136,11 +316,103 @@ fn canary(data: &[u8], static_link: bool) -> Result<Option<bool>, Fault> {
             }
         }
     }
-    Ok(match (referenced, defined, static_link) {
-        (true, _, _) => Some(true),
-        // libc's own definition and calls hide whether the program's code checks.
-        (false, true, true) => None,
-        _ => Some(false),
+    if referenced {
+        return Ok(Some(true));
+    }
+    if any_symbols && !defined {
+        return Ok(Some(false));
+    }
+    // It defines the check itself, or has no symbols: the code tells.
+    if code.iter().all(|c| c.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some(code.iter().any(|c| reads_the_guard(c, bits))))
+}
+
+/// Whether some instruction in `code` reads the stack guard: `%fs:0x28` in 64-bit code,
+/// `%gs:0x14` in 32-bit code (glibc's thread control block).
+fn reads_the_guard(code: &[u8], bits: u32) -> bool {
+    use iced_x86::{Decoder, DecoderOptions, Instruction, Register};
+    let (segment, offset) = match bits {
+        64 => (Register::FS, 0x28),
+        _ => (Register::GS, 0x14),
+    };
+    let mut decoder = Decoder::new(bits, code, DecoderOptions::NONE);
+    let mut instruction = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut instruction);
+        if instruction.segment_prefix() == segment
+            && instruction.memory_base() == Register::None
+            && instruction.memory_index() == Register::None
+            && instruction.memory_displacement64() == offset
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// The libc functions that have a `_chk` variant, read once from the system's libc.
+fn fortifiable_names() -> Option<&'static std::collections::HashSet<Vec<u8>>> {
+    static NAMES: std::sync::OnceLock<Option<std::collections::HashSet<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let libc = LIBC_PATHS
+                .iter()
+                .find_map(|p| symbols::load(Path::new(p)).ok())?;
+            let symbols = symbols::read_elf(libc.data(), Table::Dynamic).ok()??;
+            Some(
+                symbols
+                    .iter()
+                    .filter(|s| !s.is_undefined())
+                    .filter_map(|s| {
+                        let name = s.name.strip_prefix(b"__")?.strip_suffix(b"_chk")?;
+                        Some(name.to_vec())
+                    })
+                    .collect(),
+            )
+        })
+        .as_ref()
+}
+
+/// Where the system's libc is, on Debian-like and other x86-64 systems.
+const LIBC_PATHS: [&str; 3] = [
+    "/lib/x86_64-linux-gnu/libc.so.6",
+    "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    "/lib64/libc.so.6",
+];
+
+/// The checked functions a file calls, and the calls that could be checked.
+fn fortify(data: &[u8]) -> Result<Fortify, Fault> {
+    let mut called = std::collections::BTreeSet::new();
+    for table in [Table::Dynamic, Table::Static] {
+        for s in symbols::read_elf(data, table)?.unwrap_or_default() {
+            if s.is_undefined() {
+                called.insert(
+                    s.name
+                        .split(|&b| b == b'@')
+                        .next()
+                        .unwrap_or(s.name)
+                        .to_vec(),
+                );
+            }
+        }
+    }
+    let checked = |name: &[u8]| -> Option<Vec<u8>> {
+        Some(name.strip_prefix(b"__")?.strip_suffix(b"_chk")?.to_vec())
+    };
+    let fortified: std::collections::BTreeSet<Vec<u8>> =
+        called.iter().filter_map(|n| checked(n)).collect();
+    let fortifiable = fortifiable_names().map(|names| {
+        let plain = called
+            .iter()
+            .filter(|n| names.contains(*n) && !fortified.contains(*n));
+        fortified.len() + plain.count()
+    });
+    Ok(Fortify {
+        fortified: fortified.len(),
+        fortifiable,
     })
 }
 
@@ -148,8 +420,22 @@ fn canary(data: &[u8], static_link: bool) -> Result<Option<bool>, Fault> {
 pub fn print_table(w: &mut impl Write, results: &[Hardening]) -> std::io::Result<()> {
     writeln!(
         w,
-        "{:<28} {:<4} {:<4} {:<8} {:<8} {:<8} interpreter",
-        "file", "nx", "pie", "relro", "canary", "linking"
+        "{:<28} {:<6} {:<7} {:<4} {:<4} {:<4} {:<8} {:<8} {:<9} {:<10} {:<9} {:<5} {:<8} {:<28} {:<10} runpath",
+        "file",
+        "class",
+        "machine",
+        "nx",
+        "rwx",
+        "pie",
+        "relro",
+        "canary",
+        "fortify",
+        "cet",
+        "symbols",
+        "debug",
+        "linking",
+        "interpreter",
+        "rpath"
     )?;
     for h in results {
         let name = h.file.file_name().map_or_else(
@@ -161,23 +447,46 @@ pub fn print_table(w: &mut impl Write, results: &[Hardening]) -> std::io::Result
             Some(false) => "no",
             None => "unknown",
         };
+        let fortify = match (h.fortify.yes(), h.fortify.fortifiable) {
+            (yes, Some(of)) => format!("{} {}/{of}", yes_no(yes), h.fortify.fortified),
+            (yes, None) => format!("{} {}", yes_no(yes), h.fortify.fortified),
+        };
+        let cet = match (h.ibt, h.shstk) {
+            (true, true) => "ibt,shstk",
+            (true, false) => "ibt",
+            (false, true) => "shstk",
+            (false, false) => "no",
+        };
         writeln!(
             w,
-            "{:<28} {:<4} {:<4} {:<8} {:<8} {:<8} {}",
+            "{:<28} {:<6} {:<7} {:<4} {:<4} {:<4} {:<8} {:<8} {:<9} {:<10} {:<9} {:<5} {:<8} {:<28} {:<10} {}",
             name,
+            h.class,
+            h.machine,
             if h.nx { "yes" } else { "NO" },
+            if h.rwx_segments > 0 { "YES" } else { "no" },
             h.pie,
             h.relro,
             canary,
+            fortify,
+            cet,
+            if h.symbols { "yes" } else { "stripped" },
+            yes_no(h.debug_info),
             match (h.pie, h.static_link) {
                 ("rel", _) => "-",
                 (_, true) => "static",
                 (_, false) => "dynamic",
             },
-            h.interpreter.as_deref().unwrap_or("-")
+            h.interpreter.as_deref().unwrap_or("-"),
+            h.rpath.as_deref().unwrap_or("-"),
+            h.runpath.as_deref().unwrap_or("-"),
         )?;
     }
     Ok(())
+}
+
+fn yes_no(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
 }
 
 /// Prints a JSON list with one object per file.
@@ -186,9 +495,14 @@ pub fn print_json(w: &mut impl Write, results: &[Hardening]) -> std::io::Result<
         .iter()
         .map(|h| {
             json!({
-                "file": h.file.display().to_string(), "nx": h.nx, "pie": h.pie,
-                "relro": h.relro, "canary": h.canary, "static": h.static_link,
-                "interpreter": h.interpreter,
+                "file": h.file.display().to_string(), "class": h.class, "machine": h.machine,
+                "nx": h.nx, "rwx_segments": h.rwx_segments, "pie": h.pie,
+                "relro": h.relro, "canary": h.canary,
+                "fortify": h.fortify.yes(), "fortified": h.fortify.fortified,
+                "fortifiable": h.fortify.fortifiable,
+                "rpath": h.rpath, "runpath": h.runpath, "symbols": h.symbols,
+                "debug_info": h.debug_info, "ibt": h.ibt, "shstk": h.shstk,
+                "static": h.static_link, "interpreter": h.interpreter,
             })
         })
         .collect();
