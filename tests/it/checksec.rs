@@ -424,6 +424,41 @@ fn every_property_agrees_with_readelf() {
     assert_eq!(libc[0]["canary"], true, "{}", libc[0]);
 }
 
+/// The same properties on files nobody here wrote: programs in /usr/bin and libraries in
+/// /usr/lib, every 7th ELF file of each (about a hundred), held to readelf.
+#[test]
+fn system_files_agree_with_readelf() {
+    let mut files = Vec::new();
+    for dir in ["/usr/bin", "/usr/lib/x86_64-linux-gnu"] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| Some(e.ok()?.path()))
+            .filter(|p| p.is_file() && !p.is_symlink())
+            .filter(|p| std::fs::read(p).is_ok_and(|b| b.starts_with(b"\x7fELF")))
+            .collect();
+        entries.sort();
+        files.extend(entries.into_iter().step_by(7));
+    }
+    assert!(files.len() > 20, "{files:?}");
+    let results = checksec_json(&files);
+    for (file, h) in files.iter().zip(&results) {
+        let said = readelf_says(file);
+        let name = file.display();
+        assert_eq!(h["rpath"], serde_json::json!(said.rpath), "{name}: {h}");
+        assert_eq!(h["runpath"], serde_json::json!(said.runpath), "{name}: {h}");
+        assert_eq!(h["symbols"], said.symtab, "{name}: {h}");
+        assert_eq!(h["debug_info"], said.debug, "{name}: {h}");
+        assert_eq!(h["rwx_segments"], said.rwx, "{name}: {h}");
+        assert_eq!(
+            (&h["ibt"], &h["shstk"]),
+            (&said.ibt.into(), &said.shstk.into()),
+            "{name}"
+        );
+        assert_eq!(h["fortified"], said.fortified, "{name}: {h}");
+        assert_eq!(h["class"], said.class, "{name}: {h}");
+    }
+}
+
 /// A file cut short is named as a truncated ELF file, with what is cut and where.
 #[test]
 fn a_truncated_elf_file_says_where_it_ends() {
