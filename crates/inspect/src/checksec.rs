@@ -74,7 +74,11 @@ impl Fortify {
 /// Reads the hardening of the ELF file at `path`.
 pub fn check(path: &Path) -> Result<Hardening, Fault> {
     let input = symbols::load(path)?;
-    let data = input.data();
+    check_data(path, input.data())
+}
+
+/// The hardening of an ELF file already in memory, named `path`.
+pub fn check_data(path: &Path, data: &[u8]) -> Result<Hardening, Fault> {
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(path, data),
         Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(path, data),

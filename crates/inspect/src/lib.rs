@@ -14,6 +14,8 @@
 //! tools, through polylink-cmd.
 
 pub mod checksec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod isolate;
 pub mod link;
 pub mod link_order;

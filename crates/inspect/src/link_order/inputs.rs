@@ -444,12 +444,12 @@ fn has_index(data: &[u8]) -> bool {
 
 /// One `GROUP(…)` (true) or `INPUT(…)` of a linker script: each input, and whether it stands in
 /// an `AS_NEEDED(…)`.
-type ScriptList = (bool, Vec<(String, bool)>);
+pub(crate) type ScriptList = (bool, Vec<(String, bool)>);
 
 /// The inputs a linker script lists, when it does nothing else (glibc's libc.so): each
 /// `GROUP(…)` as a group and each `INPUT(…)` as single inputs; `AS_NEEDED(…)` marks its contents
 /// as needed only if used. `None` for anything else.
-fn script_inputs(text: &str) -> Option<Vec<ScriptList>> {
+pub(crate) fn script_inputs(text: &str) -> Option<Vec<ScriptList>> {
     let mut clean = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("/*") {
