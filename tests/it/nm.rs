@@ -32,8 +32,10 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
         static int impl(void) { return 42; }
         static void *resolve(void) { return (void *)impl; }
         int ifn(void) __attribute__((ifunc("resolve")));
+        static int local_ifn(void) __attribute__((ifunc("resolve")));
         int use(void) {
             return ext(local_data) + local_bss + tls_bss + (undef_weak_fn ? undef_weak_fn() : 0)
+                + local_ifn()
                 + (&undef_weak_obj != 0);
         }
     "#;
@@ -116,7 +118,7 @@ fn built_files() -> Vec<PathBuf> {
     files
 }
 
-const OPTION_SETS: [&[&str]; 21] = [
+const OPTION_SETS: [&[&str]; 44] = [
     &[],
     &["-P"],
     &["-A"],
@@ -138,6 +140,37 @@ const OPTION_SETS: [&[&str]; 21] = [
     &["-D", "-C", "-g"],
     &["-A", "-C", "-n", "--defined-only"],
     &["-P", "-A", "-u"],
+    // The options GNU nm 2.40 takes beyond those: formats and radixes, sorting by size, weak
+    // symbols left out, ifunc letters, the archive index, and what overrides what.
+    &["-j"],
+    &["-A", "-j"],
+    &["-f", "just-symbols"],
+    &["-B"],
+    &["-j", "-P"],
+    &["-P", "-B"],
+    &["-t", "d"],
+    &["-t", "o", "-S"],
+    &["-P", "-t", "d", "-S"],
+    &["--size-sort"],
+    &["--size-sort", "-S"],
+    &["--size-sort", "-r", "-A"],
+    &["--size-sort", "-P"],
+    &["-p", "-n"],
+    &["-n", "--size-sort"],
+    &["--ifunc-chars=GL"],
+    &["-W"],
+    &["-W", "-u"],
+    &["-U", "ignored"],
+    &["-s"],
+    &["-s", "-A", "-P"],
+    &[
+        "-C",
+        "--no-demangle",
+        "--quiet",
+        "--special-syms",
+        "--with-symbol-versions",
+    ],
+    &["--demangle=none", "-e", "-X", "32_64"],
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
@@ -503,6 +536,31 @@ fn files_that_are_not_regular_are_refused_by_what_they_are() {
     ] {
         assert!(stderr.contains(&want), "no {want:?} in:\n{stderr}");
     }
+}
+
+/// `@FILE` reads options and files from FILE (quotes and backslashes as libiberty reads
+/// them), `-V` prints a version, and with no file named nm reads `a.out`, as GNU nm does.
+#[test]
+fn response_files_version_and_the_a_out_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = special_cases(dir.path());
+    let spaced = dir.path().join("with space.o");
+    std::fs::copy(&files[0], &spaced).unwrap();
+    let response = dir.path().join("args");
+    std::fs::write(&response, format!("-S \"{}\"\n-n", spaced.display())).unwrap();
+    let direct = our_nm(&["-S", "-n"], std::slice::from_ref(&spaced));
+    assert_eq!(our_nm(&[&format!("@{}", response.display())], &[]), direct);
+    assert_eq!(gnu_nm(&[&format!("@{}", response.display())], &[]), direct);
+    let version = polylink().args(["nm", "-V"]).assert().success();
+    assert!(String::from_utf8_lossy(&version.get_output().stdout).starts_with("polylink nm "));
+    let output = polylink()
+        .arg("nm")
+        .current_dir(dir.path())
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&output.stderr).contains("a.out: No such file"));
 }
 
 /// A thin archive naming `members`, each `size` bytes by its header, as GNU ar writes one.

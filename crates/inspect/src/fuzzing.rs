@@ -50,6 +50,15 @@ pub fn nm(flags: u16, data: &[u8]) {
         undefined_only: bit(9),
         defined_only: bit(10),
         format: bit(11).then_some(nm::Format::Json),
+        size_sort: bit(13),
+        no_weak: bit(14),
+        radix: match flags >> 14 {
+            0 | 1 => nm::Radix::Hex,
+            2 => nm::Radix::Decimal,
+            _ => nm::Radix::Octal,
+        },
+        ifunc_chars: bit(15).then_some((b'G', Some(b'L'))),
+        print_armap: bit(15),
     };
     let input = Input::from_bytes(NOWHERE, data.to_vec());
     let mut out = Vec::new();

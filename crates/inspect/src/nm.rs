@@ -44,15 +44,45 @@ pub struct Options {
     pub undefined_only: bool,
     /// Only defined symbols
     pub defined_only: bool,
-    /// Output format: bsd (the default), posix (as -P), or json
+    /// Output format: bsd (the default), posix (as -P), just-symbols (as -j), or json
     pub format: Option<Format>,
+    /// Sort by size, printing the size where the value goes (nm --size-sort)
+    pub size_sort: bool,
+    /// Leave out weak symbols (nm -W)
+    pub no_weak: bool,
+    /// The radix of values and sizes (nm -t)
+    pub radix: Radix,
+    /// The letters for global and local ifunc symbols, instead of `i` (nm --ifunc-chars)
+    pub ifunc_chars: Option<(u8, Option<u8>)>,
+    /// Print an archive's symbol index before its members (nm -s)
+    pub print_armap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Bsd,
     Posix,
+    JustSymbols,
     Json,
+}
+
+/// How nm writes numbers: `-t x` (the default), `-t d`, `-t o`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Radix {
+    #[default]
+    Hex,
+    Decimal,
+    Octal,
+}
+
+impl Radix {
+    fn base(self) -> u64 {
+        match self {
+            Radix::Hex => 16,
+            Radix::Decimal => 10,
+            Radix::Octal => 8,
+        }
+    }
 }
 
 impl Options {
@@ -72,15 +102,23 @@ impl Options {
         }
     }
 
+    /// nm.c's `filter_symbols`: -u, else -g, else -W; then --size-sort drops absolute,
+    /// undefined and sizeless symbols, and --defined-only undefined ones. (So -W leaves out weak symbols
+    /// only when neither -u nor -g is given, as in GNU nm.)
     fn keeps(&self, s: &Symbol<'_>) -> bool {
         let keep = if self.undefined_only {
             s.is_undefined()
         } else if self.extern_only {
             s.is_external()
+        } else if self.no_weak {
+            s.binding != object::elf::STB_WEAK.0
         } else {
             true
         };
-        keep && !(self.defined_only && s.is_undefined())
+        let absolute = matches!(s.letter, b'A' | b'a');
+        // By size, only what has one.
+        keep && !(self.size_sort && (absolute || s.is_undefined() || s.size == 0))
+            && !(self.defined_only && s.is_undefined())
     }
 }
 
@@ -226,7 +264,11 @@ fn report(
         }
         return Ok(());
     };
-    printer.archive_header(&file)?;
+    let index = match printer.options.print_armap {
+        true => symbols::archive_index(input).unwrap_or_default(),
+        false => Vec::new(),
+    };
+    printer.archive_header(&file, &index)?;
     let threads = threads();
     if printer.format == Format::Json || threads == 1 || units.len() < 2 {
         for unit in units {
@@ -374,9 +416,16 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 
     /// BFD's `print_archive_filename`: only the BSD format, only with several files.
-    fn archive_header(&mut self, file: &str) -> io::Result<()> {
+    fn archive_header(&mut self, file: &str, index: &[(Vec<u8>, String)]) -> io::Result<()> {
         if self.format == Format::Bsd && self.several {
             write!(self.out, "\n{file}:\n")?;
+        }
+        if self.options.print_armap && self.format != Format::Json && !index.is_empty() {
+            self.out.write_all(b"\nArchive index:\n")?;
+            for (symbol, member) in index {
+                self.out.write_all(symbol)?;
+                writeln!(self.out, " in {member}")?;
+            }
         }
         Ok(())
     }
@@ -394,6 +443,7 @@ impl<'o, W: Write> Printer<'o, W> {
         let o = self.options;
         let per_symbol = o.print_file_name;
         match (self.format, member) {
+            (Format::JustSymbols, _) => {}
             (Format::Bsd, Some(member)) if !per_symbol => write!(self.out, "\n{member}:\n")?,
             (Format::Bsd, None) if self.several && !per_symbol => write!(self.out, "\n{file}:\n")?,
             (Format::Posix, Some(member)) if !per_symbol => {
@@ -412,7 +462,7 @@ impl<'o, W: Write> Printer<'o, W> {
             return self.json(file, member, &symbols);
         }
         let prefix = match (per_symbol, self.format, member) {
-            (false, ..) => String::new(),
+            (false, ..) | (_, Format::JustSymbols, _) => String::new(),
             (true, Format::Posix, Some(member)) => format!("{file}[{member}]: "),
             (true, Format::Posix, None) => format!("{file}: "),
             (true, _, Some(member)) => format!("{file}:{member}:"),
@@ -424,10 +474,21 @@ impl<'o, W: Write> Printer<'o, W> {
             line.clear();
             line.extend_from_slice(prefix.as_bytes());
             display_name(&mut name, &mut scratch, s, o.demangle.then_some(self.cpp));
-            if self.format == Format::Posix {
-                posix_line(line, s, &name);
-            } else {
-                bsd_line(line, s, &name, o.print_size, digits);
+            // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
+            // for any other, weak ones included.
+            let letter = match (s.letter, o.ifunc_chars) {
+                (b'i', Some((global, _))) if s.binding == object::elf::STB_GLOBAL.0 => global,
+                (b'i', Some((_, other))) => other.unwrap_or(b'i'),
+                (letter, _) => letter,
+            };
+            let s = &Symbol { letter, ..*s };
+            match self.format {
+                Format::Posix => posix_line(line, s, &name, o.radix),
+                Format::JustSymbols => {
+                    line.extend_from_slice(&name);
+                    line.push(b'\n');
+                }
+                _ => bsd_line(line, s, &name, o, digits),
             }
             self.out.write_all(line)?;
         }
@@ -474,6 +535,32 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
         return;
     }
     let by_name = |a: &Symbol<'_>, b: &Symbol<'_>| a.name.cmp(b.name);
+    if o.size_sort {
+        // nm.c's `sort_symbols_by_size`: by value first (gnu_compiled and file names ahead of
+        // the rest at one value), then only what has a size, by size, then by name; a
+        // stable sort keeps the first order where both tie.
+        let marked = |s: &Symbol<'_>| {
+            let name = s.name;
+            let compiled = name.windows(12).any(|w| w == b"gnu_compiled")
+                || name.windows(13).any(|w| w == b"gcc2_compiled");
+            let file = name.len() > 2
+                && name[name.len() - 2] == b'.'
+                && matches!(name[name.len() - 1], b'o' | b'a');
+            (!compiled, !file)
+        };
+        symbols.sort_by(|a, b| {
+            a.value
+                .cmp(&b.value)
+                .then_with(|| marked(a).cmp(&marked(b)))
+                .then_with(|| by_name(a, b))
+        });
+        let by_size = |a: &Symbol<'_>, b: &Symbol<'_>| a.size.cmp(&b.size);
+        match o.reverse_sort {
+            false => symbols.sort_by(|a, b| by_size(a, b).then_with(|| by_name(a, b))),
+            true => symbols.sort_by(|a, b| by_size(b, a).then_with(|| by_name(b, a))),
+        }
+        return;
+    }
     let by_value = |a: &Symbol<'_>, b: &Symbol<'_>| {
         match (a.is_undefined(), b.is_undefined()) {
             (true, false) => std::cmp::Ordering::Less,
@@ -519,31 +606,52 @@ fn display_name(
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// `%016x` (or `%08x` for a 32-bit file: `digits`), without the formatting machinery.
-fn hex_fixed(line: &mut Vec<u8>, v: u64, digits: usize) {
-    for i in (0..digits).rev() {
-        line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+/// `%016x` (or `%08x` for a 32-bit file: `digits`; `%016lu`, `%016lo` in another radix),
+/// without the formatting machinery.
+fn number_fixed(line: &mut Vec<u8>, v: u64, digits: usize, radix: Radix) {
+    if radix == Radix::Hex {
+        for i in (0..digits).rev() {
+            line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+        }
+        return;
+    }
+    let start = line.len();
+    number(line, v, radix);
+    let written = line.len() - start;
+    if written < digits {
+        line.splice(start..start, std::iter::repeat_n(b'0', digits - written));
     }
 }
 
-/// `%x`.
-fn hex(line: &mut Vec<u8>, v: u64) {
-    let digits = (64 - v.leading_zeros()).div_ceil(4).max(1);
-    for i in (0..digits).rev() {
-        line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+/// `%x` (`%lu`, `%lo`).
+fn number(line: &mut Vec<u8>, mut v: u64, radix: Radix) {
+    let start = line.len();
+    loop {
+        line.push(HEX[(v % radix.base()) as usize]);
+        v /= radix.base();
+        if v == 0 {
+            break;
+        }
     }
+    line[start..].reverse();
 }
 
 /// nm.c's `print_symbol_info_bsd`: value (and size if asked and not zero), letter, name.
-/// Addresses take `digits` hex digits: 16 in a 64-bit file, 8 in a 32-bit one.
-fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool, digits: usize) {
+/// Addresses take `digits` hex digits: 16 in a 64-bit file, 8 in a 32-bit one. With
+/// `--size-sort` and no `-S`, the size stands where the value goes.
+fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], o: &Options, digits: usize) {
     if matches!(s.letter, b'U' | b'w' | b'v') {
         line.resize(line.len() + digits, b' ');
     } else {
-        hex_fixed(line, s.value, digits);
-        if print_size && s.size != 0 {
+        let value = if o.size_sort && !o.print_size {
+            s.size
+        } else {
+            s.value
+        };
+        number_fixed(line, value, digits, o.radix);
+        if o.print_size && s.size != 0 {
             line.push(b' ');
-            hex_fixed(line, s.size, digits);
+            number_fixed(line, s.size, digits, o.radix);
         }
     }
     line.extend_from_slice(&[b' ', s.letter, b' ']);
@@ -553,16 +661,16 @@ fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], print_size: bool, d
 
 /// nm.c's `print_symbol_info_posix`: name, letter, then value and size (if not zero) in hex,
 /// or eight spaces for an undefined symbol.
-fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8]) {
+fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], radix: Radix) {
     line.extend_from_slice(name);
     line.extend_from_slice(&[b' ', s.letter, b' ']);
     if s.is_undefined() {
         line.extend_from_slice(&[b' '; 8]);
     } else {
-        hex(line, s.value);
+        number(line, s.value, radix);
         line.push(b' ');
         if s.size != 0 {
-            hex(line, s.size);
+            number(line, s.size, radix);
         }
     }
     line.push(b'\n');

@@ -457,6 +457,29 @@ pub fn load(path: &Path) -> Result<Input, Fault> {
     })
 }
 
+/// An archive's symbol index, as `nm -s` prints it: each symbol with the name of the member
+/// that defines it, in the index's order. Empty for an archive without an index.
+/// A thin archive's member is named by the path it is read from, as nm names it.
+pub fn archive_index(input: &Input) -> Result<Vec<(Vec<u8>, String)>, Fault> {
+    let archive = ArchiveFile::parse(input.data())?;
+    let dir = input.path.parent().unwrap_or(Path::new(""));
+    let Some(symbols) = archive.symbols()? else {
+        return Ok(Vec::new());
+    };
+    let mut index = Vec::new();
+    for symbol in symbols {
+        let symbol = symbol?;
+        let member = archive.member(symbol.offset())?;
+        let name = String::from_utf8_lossy(member.name()).into_owned();
+        let name = match member.is_thin() {
+            true => dir.join(&name).display().to_string(),
+            false => name,
+        };
+        index.push((symbol.name().to_vec(), name));
+    }
+    Ok(index)
+}
+
 /// Opens `path` to read if it is a regular file, and returns it with its length. A FIFO would
 /// block the open, a device never ends and a directory holds no bytes, so each is refused as
 /// GNU nm refuses it, by asking the path before it is opened; the open file is asked again

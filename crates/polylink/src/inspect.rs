@@ -8,29 +8,55 @@ use std::process::ExitCode;
 use anyhow::Result;
 use polylink_inspect::{Host, checksec, link_order, nm};
 
-/// nm's options, as flags.
+/// nm's options, as GNU nm 2.40 spells them. Where options of one kind disagree (the format:
+/// -B, -P, -j, -f; the sort: -n, -p, --size-sort), the last one given wins, as in GNU nm.
 #[derive(Clone, Debug, clap::Args)]
+#[command(disable_version_flag = true)]
 pub struct NmArgs {
     /// Print the file (and member) on every line (nm -A, -o)
     #[arg(short = 'A', short_alias = 'o', long = "print-file-name")]
     pub print_file_name: bool,
-    /// Demangle Rust (legacy and v0) and C++ names, as nm -C does
-    #[arg(short = 'C', long)]
-    pub demangle: bool,
+    /// The BSD format (the default; as --format=bsd)
+    #[arg(short = 'B', overrides_with_all = ["portability", "just_symbols", "format"])]
+    pub bsd: bool,
+    /// Demangle Rust (legacy and v0) and C++ names, as nm -C does; STYLE none turns it off,
+    /// any other (auto, gnu-v3, rust, …) demangles what it can
+    #[arg(
+        short = 'C',
+        long = "demangle",
+        value_name = "STYLE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto",
+        overrides_with = "no_demangle"
+    )]
+    pub demangle: Option<String>,
+    /// Do not demangle (the default)
+    #[arg(long = "no-demangle", overrides_with = "demangle")]
+    pub no_demangle: bool,
     /// Read the dynamic symbol table (.dynsym) instead of .symtab
     #[arg(short = 'D', long)]
     pub dynamic: bool,
+    /// Ignored, as GNU nm ignores it
+    #[arg(short = 'e', hide = true)]
+    pub ignored_e: bool,
     /// Only external symbols: global, weak, unique, undefined and common
     #[arg(short = 'g', long = "extern-only")]
     pub extern_only: bool,
+    /// The letters for ifunc symbols: the first for global ones, the second for local ones
+    #[arg(long = "ifunc-chars", value_name = "CHARS")]
+    pub ifunc_chars: Option<String>,
+    /// Names only (as --format=just-symbols)
+    #[arg(short = 'j', long = "just-symbols", overrides_with_all = ["portability", "bsd", "format"])]
+    pub just_symbols: bool,
     /// Sort by address, undefined symbols first
-    #[arg(short = 'n', long = "numeric-sort", short_alias = 'v')]
+    #[arg(short = 'n', long = "numeric-sort", short_alias = 'v', overrides_with_all = ["no_sort", "size_sort"])]
     pub numeric_sort: bool,
     /// Do not sort: symbol table order
-    #[arg(short = 'p', long = "no-sort")]
+    #[arg(short = 'p', long = "no-sort", overrides_with_all = ["numeric_sort", "size_sort"])]
     pub no_sort: bool,
-    /// The POSIX output format (nm -P)
-    #[arg(short = 'P', long)]
+    /// The POSIX output format (as --format=posix)
+    #[arg(short = 'P', long, overrides_with_all = ["bsd", "just_symbols", "format"])]
     pub portability: bool,
     /// Reverse the sort
     #[arg(short = 'r', long = "reverse-sort")]
@@ -38,17 +64,49 @@ pub struct NmArgs {
     /// Print the size of defined symbols
     #[arg(short = 'S', long = "print-size")]
     pub print_size: bool,
+    /// Print an archive's symbol index before its members
+    #[arg(short = 's', long = "print-armap")]
+    pub print_armap: bool,
+    /// Do not say that a file has no symbols
+    #[arg(long)]
+    pub quiet: bool,
+    /// Sort by size, printing sizes; only symbols that have one
+    #[arg(long = "size-sort", overrides_with_all = ["numeric_sort", "no_sort"])]
+    pub size_sort: bool,
+    /// Include special symbols (x86-64 has none: accepted, as GNU nm accepts it)
+    #[arg(long = "special-syms")]
+    pub special_syms: bool,
+    /// The radix of values and sizes: d, o or x
+    #[arg(short = 't', long = "radix", value_name = "RADIX", value_parser = ["d", "o", "x"])]
+    pub radix: Option<String>,
     /// Only undefined symbols
     #[arg(short = 'u', long = "undefined-only")]
     pub undefined_only: bool,
     /// Only defined symbols
     #[arg(long = "defined-only", alias = "defined")]
     pub defined_only: bool,
-    /// Output format: bsd (the default), posix (as -P), or json
-    #[arg(long, value_enum)]
+    /// Only defined symbols, as GNU nm 2.40 parses -U: it takes the next word as an argument,
+    /// which it ignores
+    #[arg(short = 'U', value_name = "IGNORED", allow_hyphen_values = true)]
+    pub defined_only_u: Option<String>,
+    /// Leave out weak symbols
+    #[arg(short = 'W', long = "no-weak")]
+    pub no_weak: bool,
+    /// Print the version of dynamic symbols (the default, as in GNU nm 2.40)
+    #[arg(long = "with-symbol-versions")]
+    pub with_symbol_versions: bool,
+    /// Ignored, as GNU nm ignores it (only 32_64 is taken)
+    #[arg(short = 'X', value_name = "32_64", value_parser = ["32_64"], hide = true)]
+    pub ignored_x: Option<String>,
+    /// Print polylink's version and exit
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
+    /// Output format: bsd (the default), posix (as -P), just-symbols (as -j), or json
+    #[arg(short = 'f', long, value_enum, overrides_with_all = ["bsd", "portability", "just_symbols"])]
     pub format: Option<Format>,
-    /// The files to read
-    #[arg(required = true, value_name = "FILE")]
+    /// The files to read (a.out when none is named); @FILE reads more options and files from
+    /// FILE
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 }
 
@@ -56,6 +114,8 @@ pub struct NmArgs {
 pub enum Format {
     Bsd,
     Posix,
+    #[value(name = "just-symbols")]
+    JustSymbols,
     Json,
 }
 
@@ -95,34 +155,71 @@ pub struct LinkOrderArgs {
 }
 
 pub fn nm(args: NmArgs) -> Result<ExitCode> {
-    let format = args.format.map(|f| match f {
-        Format::Bsd => nm::Format::Bsd,
-        Format::Posix => nm::Format::Posix,
-        Format::Json => nm::Format::Json,
+    if args.version {
+        println!(
+            "polylink nm {} (prints what GNU nm 2.40 prints)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    // With no file named, GNU nm reads a.out.
+    let files = match args.files.is_empty() {
+        true => vec![PathBuf::from("a.out")],
+        false => args.files.clone(),
+    };
+    let format = match (args.format, args.portability, args.just_symbols, args.bsd) {
+        (Some(Format::Bsd), ..) | (None, false, false, true) => Some(nm::Format::Bsd),
+        (Some(Format::Posix), ..) | (None, true, ..) => Some(nm::Format::Posix),
+        (Some(Format::JustSymbols), ..) | (None, _, true, _) => Some(nm::Format::JustSymbols),
+        (Some(Format::Json), ..) => Some(nm::Format::Json),
+        (None, false, false, false) => None,
+    };
+    if args.size_sort && args.undefined_only {
+        eprintln!(
+            "nm: Using the --size-sort and --undefined-only options together\n\
+             nm: will produce no output, since undefined symbols have no size."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ifunc_chars = args.ifunc_chars.as_deref().map(|chars| {
+        let mut bytes = chars.bytes();
+        (bytes.next().unwrap_or(b'i'), bytes.next())
     });
     let options = nm::Options {
         print_file_name: args.print_file_name,
-        demangle: args.demangle,
+        demangle: args
+            .demangle
+            .as_deref()
+            .is_some_and(|style| style != "none"),
         dynamic: args.dynamic,
         extern_only: args.extern_only,
         numeric_sort: args.numeric_sort,
         no_sort: args.no_sort,
-        portability: args.portability,
+        portability: false,
         reverse_sort: args.reverse_sort,
         print_size: args.print_size,
         undefined_only: args.undefined_only,
-        defined_only: args.defined_only,
+        defined_only: args.defined_only || args.defined_only_u.is_some(),
         format,
+        size_sort: args.size_sort,
+        no_weak: args.no_weak,
+        radix: match args.radix.as_deref() {
+            Some("d") => nm::Radix::Decimal,
+            Some("o") => nm::Radix::Octal,
+            _ => nm::Radix::Hex,
+        },
+        ifunc_chars,
+        print_armap: args.print_armap,
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    let outcome = nm::run(&mut out, &args.files, &options, &Host)?;
+    let outcome = nm::run(&mut out, &files, &options, &Host)?;
     out.flush()?;
     drop(out);
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
-    for file in &outcome.no_symbols {
+    for file in outcome.no_symbols.iter().filter(|_| !args.quiet) {
         eprintln!("nm: {file}: no symbols");
     }
     for member in &outcome.unrecognized {
@@ -260,4 +357,86 @@ pub fn link_order(args: LinkOrderArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `@FILE` arguments replaced by the words in FILE, as libiberty's `expandargv` does for GNU
+/// nm: words split on white space, with single and double quotes and backslashes, and `@FILE`
+/// inside expanded in turn (at most 10 deep). An `@FILE` naming no readable regular file stays
+/// as it is. A response file is read to at most 1 MiB.
+pub fn expand_response_files(
+    args: Vec<std::ffi::OsString>,
+    depth: usize,
+) -> Result<Vec<std::ffi::OsString>> {
+    const LIMIT: u64 = 1 << 20;
+    let mut out = Vec::new();
+    for arg in args {
+        let path = arg
+            .to_str()
+            .and_then(|a| a.strip_prefix('@'))
+            .map(PathBuf::from);
+        let regular = path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.is_file());
+        let Some(path) = path.filter(|_| regular) else {
+            out.push(arg);
+            continue;
+        };
+        anyhow::ensure!(
+            depth < 10,
+            "{}: response files nest more than 10 deep",
+            path.display()
+        );
+        let file = std::fs::File::open(&path)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, LIMIT + 1), &mut text)
+            .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
+        anyhow::ensure!(
+            text.len() as u64 <= LIMIT,
+            "{}: a response file of more than 1 MiB",
+            path.display()
+        );
+        let words = response_words(&text).into_iter().map(Into::into).collect();
+        out.extend(expand_response_files(words, depth + 1)?);
+    }
+    Ok(out)
+}
+
+/// libiberty's `buildargv`: words split on white space; quotes group, backslash escapes.
+fn response_words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') => {
+                if let Some(next) = chars.next() {
+                    word.push(next);
+                }
+                in_word = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
 }

@@ -51,7 +51,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `polylink nm @FILE` reads options and files from FILE, as GNU nm (libiberty) does.
+    if args.get(1).is_some_and(|a| a == "nm") {
+        let rest = args.split_off(2);
+        match inspect::expand_response_files(rest, 0) {
+            Ok(expanded) => args.extend(expanded),
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let cli = Cli::parse_from(args);
     let outcome = match cli.command {
         Command::Nm(args) => inspect::nm(args),
         Command::Checksec(args) => inspect::checksec(args),
