@@ -29,7 +29,7 @@ use crate::{Error, Result};
 use polylink_exec::raw;
 
 pub use denial::{Denial, Facts};
-pub use find::Mapping;
+pub use find::{HeaderFault, Mapping, TableHeader};
 use proc::read_exact;
 pub use proc::{Bounds, force_refusal};
 

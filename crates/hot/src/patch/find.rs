@@ -149,52 +149,35 @@ impl Target {
             .map_err(|cause| proc_error(pid, &mem_path, cause))?;
         let mut header = [0u8; offsets::SLOTS];
         read_exact(&mem, table, &mut header, pid)?;
-        let u32_at = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().unwrap());
-        let u64_at = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap());
-        if header[offsets::MAGIC..offsets::MAGIC + 8] != MAGIC {
-            return Err(not_host(format!(
+        let TableHeader {
+            count,
+            needed,
+            region,
+            units,
+            lock_fd,
+        } = TableHeader::read(&header, table_size).map_err(|fault| match fault {
+            HeaderFault::Magic => not_host(format!(
                 "the {table_size} bytes at {TABLE_SYMBOL} ({table:#x}) do not start with the magic {:?}",
                 String::from_utf8_lossy(&MAGIC)
-            )));
-        }
-        let version = u32_at(offsets::VERSION);
-        if version != VERSION || u32_at(offsets::UNIT) as usize != UNIT {
-            return Err(Error::TableVersion {
+            )),
+            HeaderFault::Version { found } => Error::TableVersion {
                 pid,
-                found: version,
+                found,
                 expected: VERSION,
-            });
-        }
-        let count = u32_at(offsets::SLOT_COUNT) as usize;
-        let needed = offsets::SLOTS + count * offsets::SLOT_SIZE;
-        if table_size < needed as u64 {
-            return Err(not_host(format!(
+            },
+            HeaderFault::TooSmall { count } => not_host(format!(
                 "{TABLE_SYMBOL} is {table_size} bytes, too small for the {count} slots it says it has"
-            )));
-        }
-        let region = u64_at(offsets::REGION);
-        let units = u32_at(offsets::UNITS) as usize;
-        if region == 0 {
-            return Err(Error::NotReserved { pid });
-        }
+            )),
+            HeaderFault::NotReserved => Error::NotReserved { pid },
+            HeaderFault::Region { region, units } => not_host(region_fault(region, units)),
+        })?;
         let region_range = region..region + (units * UNIT) as u64;
         let private_rx =
             |m: &&Mapping| m.covers(&region_range) && m.perms == "r-xp" && m.inode == 0;
-        if units == 0
-            || units > MAX_UNITS
-            || !region.is_multiple_of(REGION_ALIGN as u64)
-            || !maps.iter().any(|m| private_rx(&m))
-        {
-            return Err(not_host(format!(
-                "its region ({units} units at {region:#x}) is not a private read+execute mapping of at most {MAX_UNITS} units at a multiple of {REGION_ALIGN:#x}"
-            )));
+        if !maps.iter().any(|m| private_rx(&m)) {
+            return Err(not_host(region_fault(region, units)));
         }
 
-        let lock_fd = i32::from_ne_bytes(
-            header[offsets::LOCK_FD..offsets::LOCK_FD + 4]
-                .try_into()
-                .unwrap(),
-        );
         let lock_path = proc.join(format!("fd/{lock_fd}"));
         let lock_target = std::fs::read_link(&lock_path).unwrap_or_default();
         if lock_fd < 0
@@ -243,6 +226,81 @@ impl Target {
     }
 }
 
+/// What a table's header says, checked as far as the header alone can tell: the magic, the
+/// layout, that the symbol holds the slots it counts, and a reserved region of a sane size
+/// and alignment that does not wrap around the address space.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableHeader {
+    pub count: usize,
+    /// Bytes of the table the header and its slots take.
+    pub needed: usize,
+    pub region: u64,
+    pub units: usize,
+    pub lock_fd: i32,
+}
+
+/// What is wrong with a table's header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderFault {
+    Magic,
+    Version { found: u32 },
+    TooSmall { count: usize },
+    NotReserved,
+    Region { region: u64, units: usize },
+}
+
+impl TableHeader {
+    /// Reads the header bytes of a table whose symbol is `table_size` bytes.
+    pub fn read(
+        header: &[u8; offsets::SLOTS],
+        table_size: u64,
+    ) -> Result<TableHeader, HeaderFault> {
+        let u32_at = |at: usize| u32::from_ne_bytes(header[at..at + 4].try_into().unwrap());
+        let u64_at = |at: usize| u64::from_ne_bytes(header[at..at + 8].try_into().unwrap());
+        if header[offsets::MAGIC..offsets::MAGIC + 8] != MAGIC {
+            return Err(HeaderFault::Magic);
+        }
+        let version = u32_at(offsets::VERSION);
+        if version != VERSION || u32_at(offsets::UNIT) as usize != UNIT {
+            return Err(HeaderFault::Version { found: version });
+        }
+        let count = u32_at(offsets::SLOT_COUNT) as usize;
+        let needed = offsets::SLOTS + count * offsets::SLOT_SIZE;
+        if table_size < needed as u64 {
+            return Err(HeaderFault::TooSmall { count });
+        }
+        let region = u64_at(offsets::REGION);
+        let units = u32_at(offsets::UNITS) as usize;
+        if region == 0 {
+            return Err(HeaderFault::NotReserved);
+        }
+        let fits = region.checked_add((units * UNIT) as u64).is_some();
+        if units == 0 || units > MAX_UNITS || !region.is_multiple_of(REGION_ALIGN as u64) || !fits {
+            return Err(HeaderFault::Region { region, units });
+        }
+        let lock_fd = i32::from_ne_bytes(
+            header[offsets::LOCK_FD..offsets::LOCK_FD + 4]
+                .try_into()
+                .unwrap(),
+        );
+        Ok(TableHeader {
+            count,
+            needed,
+            region,
+            units,
+            lock_fd,
+        })
+    }
+}
+
+/// Why a region is not one a patcher may write.
+fn region_fault(region: u64, units: usize) -> String {
+    format!(
+        "its region ({units} units at {region:#x}) is not a private read+execute mapping of at \
+         most {MAX_UNITS} units at a multiple of {REGION_ALIGN:#x}"
+    )
+}
+
 /// Where the executable was loaded: the first mapping of it (the lowest), less the page-aligned
 /// address of the loadable segment that starts at the mapping's file offset.
 fn load_bias<'m>(
@@ -259,6 +317,52 @@ fn load_bias<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_is_checked_before_anything_is_read_by_it() {
+        let mut header = [0u8; offsets::SLOTS];
+        let put = |h: &mut [u8; offsets::SLOTS], at: usize, bytes: &[u8]| {
+            h[at..at + bytes.len()].copy_from_slice(bytes)
+        };
+        assert_eq!(TableHeader::read(&header, 4096), Err(HeaderFault::Magic));
+        put(&mut header, offsets::MAGIC, &MAGIC);
+        put(&mut header, offsets::VERSION, &VERSION.to_ne_bytes());
+        put(&mut header, offsets::UNIT, &(UNIT as u32).to_ne_bytes());
+        put(&mut header, offsets::SLOT_COUNT, &2u32.to_ne_bytes());
+        assert_eq!(
+            TableHeader::read(&header, 4096),
+            Err(HeaderFault::NotReserved)
+        );
+        assert_eq!(
+            TableHeader::read(&header, 8),
+            Err(HeaderFault::TooSmall { count: 2 })
+        );
+        put(
+            &mut header,
+            offsets::UNITS,
+            &(MAX_UNITS as u32).to_ne_bytes(),
+        );
+        // A region at the top of the address space would wrap: refused, not overflowed.
+        let top = u64::MAX - (REGION_ALIGN as u64 - 1);
+        put(&mut header, offsets::REGION, &top.to_ne_bytes());
+        assert_eq!(
+            TableHeader::read(&header, 4096),
+            Err(HeaderFault::Region {
+                region: top,
+                units: MAX_UNITS
+            })
+        );
+        put(
+            &mut header,
+            offsets::REGION,
+            &0x7f00_0000_0000u64.to_ne_bytes(),
+        );
+        let read = TableHeader::read(&header, 4096).unwrap();
+        assert_eq!(
+            (read.count, read.units, read.region),
+            (2, MAX_UNITS, 0x7f00_0000_0000)
+        );
+    }
 
     #[test]
     fn maps_lines_parse() {
