@@ -118,7 +118,7 @@ fn built_files() -> Vec<PathBuf> {
     files
 }
 
-const OPTION_SETS: [&[&str]; 44] = [
+const OPTION_SETS: [&[&str]; 47] = [
     &[],
     &["-P"],
     &["-A"],
@@ -171,6 +171,9 @@ const OPTION_SETS: [&[&str]; 44] = [
         "--with-symbol-versions",
     ],
     &["--demangle=none", "-e", "-X", "32_64"],
+    &["-a"],
+    &["-a", "-n", "-S"],
+    &["-a", "-P", "-g"],
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {

@@ -59,6 +59,7 @@ pub fn nm(flags: u16, data: &[u8]) {
         },
         ifunc_chars: bit(15).then_some((b'G', Some(b'L'))),
         print_armap: bit(15),
+        debug_syms: bit(12) && bit(13),
     };
     let input = Input::from_bytes(NOWHERE, data.to_vec());
     let mut out = Vec::new();

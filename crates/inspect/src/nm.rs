@@ -56,6 +56,8 @@ pub struct Options {
     pub ifunc_chars: Option<(u8, Option<u8>)>,
     /// Print an archive's symbol index before its members (nm -s)
     pub print_armap: bool,
+    /// Include the section and file symbols (nm -a)
+    pub debug_syms: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -251,7 +253,7 @@ fn report(
         }
     };
     let Some(units) = units else {
-        match symbols::read_elf(input.data(), table) {
+        match symbols::read_elf_with(input.data(), table, printer.options.debug_syms) {
             Ok(symbols) => {
                 let digits = symbols::address_digits(input.data());
                 printer.object(&file, None, digits, symbols, &mut outcome.no_symbols)?
@@ -370,7 +372,10 @@ fn report_member(
         .result
         .as_ref()
         .map_or(16, |data| symbols::address_digits(data));
-    match unit.result.and_then(|data| symbols::read_elf(data, table)) {
+    match unit
+        .result
+        .and_then(|data| symbols::read_elf_with(data, table, printer.options.debug_syms))
+    {
         Ok(symbols) => printer.object(
             file,
             Some(&member),

@@ -138,9 +138,19 @@ pub fn address_digits(data: &[u8]) -> usize {
 /// The symbols of one ELF file in table order, without the null symbol and without section and
 /// file symbols. `None` when the file has no such table.
 pub fn read_elf(data: &[u8], table: Table) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
+    read_elf_with(data, table, false)
+}
+
+/// [`read_elf`], with the section and file symbols too when `debugging` (nm -a): a section
+/// symbol is named by its section.
+pub fn read_elf_with(
+    data: &[u8],
+    table: Table,
+    debugging: bool,
+) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
     match FileKind::parse(data) {
-        Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(data, table),
-        Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(data, table),
+        Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(data, table, debugging),
+        Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(data, table, debugging),
         Ok(kind) => Err(Fault(format!("not an ELF file but {kind:?}"))),
         Err(_) => Err(Fault("file format not recognized".into())),
     }
@@ -194,6 +204,7 @@ pub fn dependencies(data: &[u8]) -> Result<Dependencies, Fault> {
 fn read<Elf: FileHeader<Endian = Endianness>>(
     data: &[u8],
     table: Table,
+    debugging: bool,
 ) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
     let header = Elf::parse(data)?;
     let endian = header.endian()?;
@@ -253,7 +264,15 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             letter: 0,
         };
         if symbol.is_debugging() {
-            continue;
+            if !debugging {
+                continue;
+            }
+            if symbol.kind == STT_SECTION && symbol.name.is_empty() {
+                let section = sections.section(object::SectionIndex(shndx as usize));
+                symbol.name = section
+                    .and_then(|section| sections.section_name(endian, section))
+                    .unwrap_or_default();
+            }
         }
         symbol.letter = letter(&symbol);
         out.push(symbol);

@@ -16,6 +16,9 @@ pub struct NmArgs {
     /// Print the file (and member) on every line (nm -A, -o)
     #[arg(short = 'A', short_alias = 'o', long = "print-file-name")]
     pub print_file_name: bool,
+    /// Include debugging symbols: section and file symbols
+    #[arg(short = 'a', long = "debug-syms")]
+    pub debug_syms: bool,
     /// The BSD format (the default; as --format=bsd)
     #[arg(short = 'B', overrides_with_all = ["portability", "just_symbols", "format"])]
     pub bsd: bool,
@@ -210,6 +213,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         },
         ifunc_chars,
         print_armap: args.print_armap,
+        debug_syms: args.debug_syms,
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
