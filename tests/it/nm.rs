@@ -118,7 +118,7 @@ fn built_files() -> Vec<PathBuf> {
     files
 }
 
-const OPTION_SETS: [&[&str]; 47] = [
+const OPTION_SETS: [&[&str]; 50] = [
     &[],
     &["-P"],
     &["-A"],
@@ -174,6 +174,9 @@ const OPTION_SETS: [&[&str]; 47] = [
     &["-a"],
     &["-a", "-n", "-S"],
     &["-a", "-P", "-g"],
+    &["-f", "sysv"],
+    &["-f", "sysv", "-A", "-a"],
+    &["--format=sysv", "-u", "-t", "o"],
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {

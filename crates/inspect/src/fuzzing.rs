@@ -49,7 +49,11 @@ pub fn nm(flags: u16, data: &[u8]) {
         print_size: bit(8),
         undefined_only: bit(9),
         defined_only: bit(10),
-        format: bit(11).then_some(nm::Format::Json),
+        format: match (bit(11), bit(14)) {
+            (true, _) => Some(nm::Format::Json),
+            (false, true) => Some(nm::Format::Sysv),
+            (false, false) => None,
+        },
         size_sort: bit(13),
         no_weak: bit(14),
         radix: match flags >> 14 {

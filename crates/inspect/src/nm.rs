@@ -64,6 +64,7 @@ pub struct Options {
 pub enum Format {
     Bsd,
     Posix,
+    Sysv,
     JustSymbols,
     Json,
 }
@@ -449,6 +450,21 @@ impl<'o, W: Write> Printer<'o, W> {
         let per_symbol = o.print_file_name;
         match (self.format, member) {
             (Format::JustSymbols, _) => {}
+            (Format::Sysv, _) => {
+                let which = if o.undefined_only {
+                    "Undefined symbols"
+                } else {
+                    "Symbols"
+                };
+                match member {
+                    Some(member) => write!(self.out, "\n\n{which} from {file}[{member}]:\n\n")?,
+                    None => write!(self.out, "\n\n{which} from {file}:\n\n")?,
+                }
+                self.out.write_all(match digits {
+                    8 => b"Name                  Value   Class        Type         Size     Line  Section\n\n",
+                    _ => b"Name                  Value           Class        Type         Size             Line  Section\n\n",
+                })?;
+            }
             (Format::Bsd, Some(member)) if !per_symbol => write!(self.out, "\n{member}:\n")?,
             (Format::Bsd, None) if self.several && !per_symbol => write!(self.out, "\n{file}:\n")?,
             (Format::Posix, Some(member)) if !per_symbol => {
@@ -493,6 +509,7 @@ impl<'o, W: Write> Printer<'o, W> {
                     line.extend_from_slice(&name);
                     line.push(b'\n');
                 }
+                Format::Sysv => sysv_line(line, s, &name, o.radix, digits),
                 _ => bsd_line(line, s, &name, o, digits),
             }
             self.out.write_all(line)?;
@@ -661,6 +678,51 @@ fn bsd_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], o: &Options, digits
     }
     line.extend_from_slice(&[b' ', s.letter, b' ']);
     line.extend_from_slice(name);
+    line.push(b'\n');
+}
+
+/// nm.c's `print_symbol_info_sysv`: the name padded to 20, then value, class, ELF type, size,
+/// an empty line column and the section, between bars.
+fn sysv_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], radix: Radix, digits: usize) {
+    line.extend_from_slice(name);
+    line.resize(line.len() + 20usize.saturating_sub(name.len()), b' ');
+    line.push(b'|');
+    if matches!(s.letter, b'U' | b'w' | b'v') {
+        line.resize(line.len() + digits, b' ');
+    } else {
+        number_fixed(line, s.value, digits, radix);
+    }
+    line.extend_from_slice(&[b'|', b' ', b' ', b' ', s.letter, b' ', b' ', b'|']);
+    // A section symbol has no ELF details in BFD (it is BSF_SECTION_SYM): blank columns.
+    if s.kind == 3 {
+        line.resize(line.len() + 18, b' ');
+        line.push(b'|');
+        line.resize(line.len() + digits, b' ');
+        line.extend_from_slice(b"|     |\n");
+        return;
+    }
+    let kind = match s.kind {
+        0 => "NOTYPE".to_owned(),
+        1 => "OBJECT".to_owned(),
+        2 => "FUNC".to_owned(),
+        3 => "SECTION".to_owned(),
+        4 => "FILE".to_owned(),
+        5 => "COMMON".to_owned(),
+        6 => "TLS".to_owned(),
+        k @ 13..=15 => format!("<processor specific>: {k}"),
+        k @ 10..=12 => format!("<OS specific>: {k}"),
+        k => format!("<unknown>: {k}"),
+    };
+    line.resize(line.len() + 18usize.saturating_sub(kind.len()), b' ');
+    line.extend_from_slice(kind.as_bytes());
+    line.push(b'|');
+    if s.size != 0 {
+        number_fixed(line, s.size, digits, radix);
+    } else {
+        line.resize(line.len() + digits, b' ');
+    }
+    line.extend_from_slice(b"|     |");
+    line.extend_from_slice(s.section);
     line.push(b'\n');
 }
 

@@ -72,6 +72,8 @@ pub struct Symbol<'d> {
     pub kind: u8,
     /// The letter nm prints.
     pub letter: u8,
+    /// The section's name as BFD gives it: `*UND*`, `*COM*` and `*ABS*` for those places.
+    pub section: &'d [u8],
 }
 
 impl Symbol<'_> {
@@ -253,6 +255,15 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
         let version = versions
             .as_ref()
             .and_then(|v| version_of(v, endian, index, name, place));
+        let section = match place {
+            Place::Undefined => &b"*UND*"[..],
+            Place::Common => b"*COM*",
+            Place::Absolute => b"*ABS*",
+            Place::Section(_) => sections
+                .section(object::SectionIndex(shndx as usize))
+                .and_then(|section| sections.section_name(endian, section))
+                .unwrap_or_default(),
+        };
         let mut symbol = Symbol {
             name,
             version,
@@ -262,6 +273,7 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             binding: sym.st_bind().0,
             kind: sym.st_type().0,
             letter: 0,
+            section,
         };
         if symbol.is_debugging() {
             if !debugging {

@@ -104,7 +104,7 @@ pub struct NmArgs {
     /// Print polylink's version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
-    /// Output format: bsd (the default), posix (as -P), just-symbols (as -j), or json
+    /// Output format: bsd (the default), posix (as -P), sysv, just-symbols (as -j), or json
     #[arg(short = 'f', long, value_enum, overrides_with_all = ["bsd", "portability", "just_symbols"])]
     pub format: Option<Format>,
     /// The files to read (a.out when none is named); @FILE reads more options and files from
@@ -117,6 +117,7 @@ pub struct NmArgs {
 pub enum Format {
     Bsd,
     Posix,
+    Sysv,
     #[value(name = "just-symbols")]
     JustSymbols,
     Json,
@@ -175,6 +176,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         (Some(Format::Posix), ..) | (None, true, ..) => Some(nm::Format::Posix),
         (Some(Format::JustSymbols), ..) | (None, _, true, _) => Some(nm::Format::JustSymbols),
         (Some(Format::Json), ..) => Some(nm::Format::Json),
+        (Some(Format::Sysv), ..) => Some(nm::Format::Sysv),
         (None, false, false, false) => None,
     };
     if args.size_sort && args.undefined_only {
