@@ -26,6 +26,7 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
         __thread int tls_bss;
         int data_var = 9;
         int latin1_name __asm__("caf\xe9") = 1;
+        int utf8_name __asm__("caf\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x") = 1;
         static int counter;
         void bump(void) { counter++; }
         extern int ext(int);
@@ -118,7 +119,7 @@ fn built_files() -> Vec<PathBuf> {
     files
 }
 
-const OPTION_SETS: [&[&str]; 50] = [
+const OPTION_SETS: [&[&str]; 54] = [
     &[],
     &["-P"],
     &["-A"],
@@ -177,6 +178,10 @@ const OPTION_SETS: [&[&str]; 50] = [
     &["-f", "sysv"],
     &["-f", "sysv", "-A", "-a"],
     &["--format=sysv", "-u", "-t", "o"],
+    &["--unicode=hex"],
+    &["--unicode=escape", "-P"],
+    &["--unicode=invalid", "-s"],
+    &["--unicode=locale", "-f", "sysv"],
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {

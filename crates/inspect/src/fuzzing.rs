@@ -64,6 +64,13 @@ pub fn nm(flags: u16, data: &[u8]) {
         ifunc_chars: bit(15).then_some((b'G', Some(b'L'))),
         print_armap: bit(15),
         debug_syms: bit(12) && bit(13),
+        unicode: match flags >> 13 {
+            0..=3 => nm::Unicode::Default,
+            4 => nm::Unicode::Hex,
+            5 => nm::Unicode::Escape,
+            6 => nm::Unicode::Invalid,
+            _ => nm::Unicode::Locale,
+        },
     };
     let input = Input::from_bytes(NOWHERE, data.to_vec());
     let mut out = Vec::new();

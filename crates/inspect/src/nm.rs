@@ -58,6 +58,23 @@ pub struct Options {
     pub print_armap: bool,
     /// Include the section and file symbols (nm -a)
     pub debug_syms: bool,
+    /// How names with UTF-8 (and control characters) are shown (nm --unicode)
+    pub unicode: Unicode,
+}
+
+/// nm's `--unicode`: names as they are (the default), or their UTF-8 sequences shown as they
+/// are (`locale`, `show`), as `{0x…}` (`invalid`), `<0x…>` (`hex`), or `\u…` escapes
+/// (`escape`; `highlight` colours them on a terminal). Every mode but the default shows a
+/// control character as `^X`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unicode {
+    #[default]
+    Default,
+    Locale,
+    Invalid,
+    Hex,
+    Escape,
+    Highlight,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -428,7 +445,16 @@ impl<'o, W: Write> Printer<'o, W> {
         }
         if self.options.print_armap && self.format != Format::Json && !index.is_empty() {
             self.out.write_all(b"\nArchive index:\n")?;
+            let mut shown = Vec::new();
             for (symbol, member) in index {
+                let symbol = match self.options.unicode {
+                    Unicode::Default => symbol,
+                    unicode => {
+                        shown.clear();
+                        convert_unicode(&mut shown, symbol, unicode);
+                        &shown
+                    }
+                };
                 self.out.write_all(symbol)?;
                 writeln!(self.out, " in {member}")?;
             }
@@ -494,7 +520,13 @@ impl<'o, W: Write> Printer<'o, W> {
             let line = &mut self.line;
             line.clear();
             line.extend_from_slice(prefix.as_bytes());
-            display_name(&mut name, &mut scratch, s, o.demangle.then_some(self.cpp));
+            display_name(
+                &mut name,
+                &mut scratch,
+                s,
+                o.demangle.then_some(self.cpp),
+                o.unicode,
+            );
             // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
             // for any other, weak ones included.
             let letter = match (s.letter, o.ifunc_chars) {
@@ -520,7 +552,7 @@ impl<'o, W: Write> Printer<'o, W> {
     fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
         let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in symbols {
-            display_name(&mut name, &mut scratch, s, None);
+            display_name(&mut name, &mut scratch, s, None, Unicode::Default);
             let mut value = serde_json::json!({
                 "file": file,
                 "member": member,
@@ -530,7 +562,7 @@ impl<'o, W: Write> Printer<'o, W> {
                 "size": s.size,
             });
             if self.options.demangle {
-                display_name(&mut name, &mut scratch, s, Some(self.cpp));
+                display_name(&mut name, &mut scratch, s, Some(self.cpp), Unicode::Default);
                 value["demangled"] = String::from_utf8_lossy(&name).into();
             }
             let sep = if self.json_started { ",\n " } else { "[" };
@@ -609,6 +641,7 @@ fn display_name(
     scratch: &mut Vec<u8>,
     s: &Symbol<'_>,
     demangle: Option<Option<&CppNames>>,
+    unicode: Unicode,
 ) {
     out.clear();
     out.extend_from_slice(s.name);
@@ -622,6 +655,80 @@ fn display_name(
         scratch.clear();
         if demangle_into(scratch, name, cpp) {
             std::mem::swap(out, scratch);
+        }
+    }
+    if unicode != Unicode::Default && out.iter().any(|&c| c.is_ascii_control() || c >= 0xc0) {
+        scratch.clear();
+        convert_unicode(scratch, out, unicode);
+        std::mem::swap(out, scratch);
+    }
+}
+
+/// nm.c's `convert_utf8` and `display_utf8`: control characters as `^X`, and each well-formed
+/// UTF-8 sequence as `unicode` asks; any other byte as it is.
+fn convert_unicode(out: &mut Vec<u8>, name: &[u8], unicode: Unicode) {
+    let mut i = 0;
+    while i < name.len() {
+        let c = name[i];
+        if c.is_ascii_control() {
+            out.extend_from_slice(&[b'^', c.wrapping_add(0x40)]);
+            i += 1;
+            continue;
+        }
+        let continues = |at: usize| name.get(at).is_some_and(|b| b & 0xc0 == 0x80);
+        let len = match c {
+            _ if c < 0xc0 || !continues(i + 1) => 1,
+            _ if c & 0x20 == 0 => 2,
+            _ if !continues(i + 2) => 1,
+            _ if c & 0x10 == 0 => 3,
+            _ if !continues(i + 3) => 1,
+            _ => 4,
+        };
+        let bytes = &name[i..i + len];
+        i += len;
+        if len == 1 {
+            out.push(c);
+            continue;
+        }
+        match unicode {
+            Unicode::Default | Unicode::Locale => out.extend_from_slice(bytes),
+            Unicode::Invalid | Unicode::Hex => {
+                let (open, close) = if unicode == Unicode::Hex {
+                    (b'<', b'>')
+                } else {
+                    (b'{', b'}')
+                };
+                out.extend_from_slice(&[open, b'0', b'x']);
+                for b in bytes {
+                    out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+                }
+                out.push(close);
+            }
+            Unicode::Escape | Unicode::Highlight => {
+                if unicode == Unicode::Highlight {
+                    out.extend_from_slice(b"\x1b[31;47m");
+                }
+                let digits: Vec<u8> = match *bytes {
+                    [a, b] => vec![(a & 0x1c) >> 2, ((a & 0x03) << 6) | (b & 0x3f)],
+                    [a, b, c] => vec![
+                        ((a & 0x0f) << 4) | ((b & 0x3c) >> 2),
+                        ((b & 0x03) << 6) | (c & 0x3f),
+                    ],
+                    [a, b, c, d] => vec![
+                        ((a & 0x07) << 6) | ((b & 0x3c) >> 2),
+                        ((b & 0x03) << 6) | ((c & 0x3c) >> 2),
+                        ((c & 0x03) << 6) | (d & 0x3f),
+                    ],
+                    _ => Vec::new(),
+                };
+                out.extend_from_slice(b"\\u");
+                for d in digits {
+                    out.extend_from_slice(&[HEX[usize::from(d >> 4)], HEX[usize::from(d & 0xf)]]);
+                }
+                if unicode == Unicode::Highlight {
+                    out.extend_from_slice(b"\x1b[0m");
+                }
+            }
         }
     }
 }

@@ -101,6 +101,11 @@ pub struct NmArgs {
     /// Ignored, as GNU nm ignores it (only 32_64 is taken)
     #[arg(short = 'X', value_name = "32_64", value_parser = ["32_64"], hide = true)]
     pub ignored_x: Option<String>,
+    /// How to show names with UTF-8: default (as they are), locale (the same, control
+    /// characters as ^X), invalid ({0x…}), hex (<0x…>), escape (\u…), highlight (escaped, in
+    /// colour on a terminal). GNU nm 2.40 lists `show` too, and refuses it; so does this
+    #[arg(long, value_name = "MODE")]
+    pub unicode: Option<String>,
     /// Print polylink's version and exit
     #[arg(short = 'V', long = "version")]
     pub version: bool,
@@ -216,6 +221,19 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         ifunc_chars,
         print_armap: args.print_armap,
         debug_syms: args.debug_syms,
+        unicode: match args.unicode.as_deref() {
+            None | Some("default") => nm::Unicode::Default,
+            Some("locale") => nm::Unicode::Locale,
+            Some("invalid") => nm::Unicode::Invalid,
+            Some("hex") => nm::Unicode::Hex,
+            Some("escape") => nm::Unicode::Escape,
+            // GNU nm colours only what goes to a terminal.
+            Some("highlight") if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+                nm::Unicode::Highlight
+            }
+            Some("highlight") => nm::Unicode::Escape,
+            Some(other) => anyhow::bail!("invalid argument to --unicode: {other}"),
+        },
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
