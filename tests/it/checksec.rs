@@ -248,6 +248,28 @@ struct ReadelfSays {
     fortified: usize,
 }
 
+/// Asserts that checksec's JSON object `h` for the file `name` says what readelf says.
+fn assert_agrees(name: &str, h: &serde_json::Value, said: &ReadelfSays) {
+    let class = if said.class == "ELF32" {
+        "ELF32"
+    } else {
+        "ELF64"
+    };
+    assert_eq!(h["class"], class, "{name}: {h}");
+    assert_eq!(h["rpath"], serde_json::json!(said.rpath), "{name}: {h}");
+    assert_eq!(h["runpath"], serde_json::json!(said.runpath), "{name}: {h}");
+    assert_eq!(h["symbols"], said.symtab, "{name}: {h}");
+    assert_eq!(h["debug_info"], said.debug, "{name}: {h}");
+    assert_eq!(h["rwx_segments"], said.rwx, "{name}: {h}");
+    assert_eq!(
+        (&h["ibt"], &h["shstk"]),
+        (&said.ibt.into(), &said.shstk.into()),
+        "{name}"
+    );
+    assert_eq!(h["fortified"], said.fortified, "{name}: {h}");
+    assert_eq!(h["fortify"], said.fortified > 0, "{name}: {h}");
+}
+
 fn readelf_says(file: &Path) -> ReadelfSays {
     let header = readelf(&["-hW"], file);
     let field = |name: &str| {
@@ -365,31 +387,14 @@ fn every_property_agrees_with_readelf() {
     let results = checksec_json(&files);
     for (file, h) in files.iter().zip(&results) {
         let said = readelf_says(file);
-        let class = if said.class == "ELF32" {
-            "ELF32"
-        } else {
-            "ELF64"
-        };
         let machine = match said.machine.as_str() {
             "Advanced Micro Devices X86-64" => "x86-64",
             "Intel 80386" => "i386",
             other => other,
         };
         let name = file.file_name().unwrap().to_string_lossy();
-        assert_eq!(h["class"], class, "{name}: {h}");
         assert_eq!(h["machine"], machine, "{name}: {h}");
-        assert_eq!(h["rpath"], serde_json::json!(said.rpath), "{name}: {h}");
-        assert_eq!(h["runpath"], serde_json::json!(said.runpath), "{name}: {h}");
-        assert_eq!(h["symbols"], said.symtab, "{name}: {h}");
-        assert_eq!(h["debug_info"], said.debug, "{name}: {h}");
-        assert_eq!(h["rwx_segments"], said.rwx, "{name}: {h}");
-        assert_eq!(
-            (&h["ibt"], &h["shstk"]),
-            (&said.ibt.into(), &said.shstk.into()),
-            "{name}"
-        );
-        assert_eq!(h["fortified"], said.fortified, "{name}: {h}");
-        assert_eq!(h["fortify"], said.fortified > 0, "{name}: {h}");
+        assert_agrees(&name, h, &said);
     }
     // Each case has what it was linked for, and the plain program lacks it.
     let by_name = |n: &str| &results[files.iter().position(|f| f.ends_with(n)).unwrap()];
@@ -442,20 +447,7 @@ fn system_files_agree_with_readelf() {
     assert!(files.len() > 20, "{files:?}");
     let results = checksec_json(&files);
     for (file, h) in files.iter().zip(&results) {
-        let said = readelf_says(file);
-        let name = file.display();
-        assert_eq!(h["rpath"], serde_json::json!(said.rpath), "{name}: {h}");
-        assert_eq!(h["runpath"], serde_json::json!(said.runpath), "{name}: {h}");
-        assert_eq!(h["symbols"], said.symtab, "{name}: {h}");
-        assert_eq!(h["debug_info"], said.debug, "{name}: {h}");
-        assert_eq!(h["rwx_segments"], said.rwx, "{name}: {h}");
-        assert_eq!(
-            (&h["ibt"], &h["shstk"]),
-            (&said.ibt.into(), &said.shstk.into()),
-            "{name}"
-        );
-        assert_eq!(h["fortified"], said.fortified, "{name}: {h}");
-        assert_eq!(h["class"], said.class, "{name}: {h}");
+        assert_agrees(&file.display().to_string(), h, &readelf_says(file));
     }
 }
 
