@@ -94,6 +94,9 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
     .unwrap();
     run("as", &["--32", "cases32.s", "-o", "cases32.o"]);
     run("ar", &["rc", "lib32.a", "cases32.o"]);
+    // A thin archive naming a regular archive: GNU ar writes `/N:OFFSET` names, each the member
+    // at OFFSET of the archive named at N, which nm lists by their own names.
+    run("ar", &["rcT", "nested.a", "lib.a", "cases-cpp.o"]);
     [
         "cases.o",
         "cases-cpp.o",
@@ -104,6 +107,7 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
         "dup.a",
         "cases32.o",
         "lib32.a",
+        "nested.a",
     ]
     .iter()
     .map(|f| dir.join(f))

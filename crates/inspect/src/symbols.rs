@@ -497,18 +497,40 @@ pub fn archive_index(input: &Input) -> Result<Vec<(Vec<u8>, String)>, Fault> {
     let Some(symbols) = archive.symbols()? else {
         return Ok(Vec::new());
     };
+    let mut thin_names: Option<std::collections::HashMap<u64, String>> = None;
     let mut index = Vec::new();
     for symbol in symbols {
         let symbol = symbol?;
-        let member = archive.member(symbol.offset())?;
-        let name = String::from_utf8_lossy(member.name()).into_owned();
-        let name = match member.is_thin() {
-            true => dir.join(&name).display().to_string(),
-            false => name,
+        let name = match archive.is_thin() {
+            true => thin_names
+                .get_or_insert_with(|| thin_index_names(input.data(), dir))
+                .get(&symbol.offset().0)
+                .cloned()
+                .unwrap_or_default(),
+            false => {
+                let member = archive.member(symbol.offset())?;
+                String::from_utf8_lossy(member.name()).into_owned()
+            }
         };
         index.push((symbol.name().to_vec(), name));
     }
     Ok(index)
+}
+
+/// The name nm gives each member of a thin archive, by its header's offset: the path it is
+/// read from, or for a nested member, the name its own archive gives it.
+fn thin_index_names(data: &[u8], dir: &Path) -> std::collections::HashMap<u64, String> {
+    thin_headers(data, u64::MAX)
+        .into_iter()
+        .filter_map(|header| {
+            let path = dir.join(header.name.ok()?);
+            let name = match header.nested {
+                None => path.display().to_string(),
+                Some(offset) => nested_member(&path, offset.ok()?).ok()?.0,
+            };
+            Some((header.offset, name))
+        })
+        .collect()
 }
 
 /// Opens `path` to read if it is a regular file, and returns it with its length. A FIFO would
@@ -571,7 +593,19 @@ pub fn units<'d>(
         Bad(Fault),
     }
     let mut members = Vec::new();
-    for member in archive.members() {
+    if archive.is_thin() {
+        for (name, read) in thin_members(input.data(), end, dir) {
+            let found = match read {
+                Ok(bytes) => {
+                    thin.push(bytes);
+                    Found::Thin(thin.len() - 1)
+                }
+                Err(fault) => Found::Bad(fault),
+            };
+            members.push((name, found));
+        }
+    }
+    for member in archive.members().filter(|_| !archive.is_thin()) {
         match member {
             Ok(member) if member.file_range().0 >= end => break,
             Err(_) if lie.is_some() => break,
@@ -621,6 +655,133 @@ pub fn units<'d>(
             })
             .collect(),
     ))
+}
+
+/// One member header of a thin archive: where it is, the name it gives (the long-name table
+/// read), the size it states, and for GNU ar's nested thin archives (`/N:OFFSET`) the offset of
+/// the member in the archive so named.
+struct ThinHeader {
+    offset: u64,
+    field: String,
+    name: Result<String, Fault>,
+    size: u64,
+    nested: Option<Result<u64, Fault>>,
+}
+
+/// A thin archive's member headers, up to offset `end`.
+fn thin_headers(data: &[u8], end: u64) -> Vec<ThinHeader> {
+    let mut out = Vec::new();
+    let mut long_names: &[u8] = &[];
+    let mut at = 8usize;
+    while let Some(header) = data.get(at..at + 60).filter(|_| (at as u64) < end) {
+        let field = String::from_utf8_lossy(&header[..16]).trim_end().to_owned();
+        let Ok(size) = String::from_utf8_lossy(&header[48..58])
+            .trim_end()
+            .parse::<usize>()
+        else {
+            break; // check_member_headers names this one
+        };
+        let offset = at as u64;
+        let special = matches!(field.as_str(), "/" | "/SYM64/" | "//");
+        if field == "//" {
+            long_names = data.get(at + 60..at + 60 + size).unwrap_or_default();
+        }
+        // A thin member's bytes live in its own file; the index and the names are here.
+        let stored = if special { size } else { 0 };
+        at += 60 + stored + (stored & 1);
+        if special {
+            continue;
+        }
+        let (name, nested) = match field.strip_prefix('/') {
+            Some(rest) => {
+                let (index, nested) = match rest.split_once(':') {
+                    Some((index, nested)) => (index, Some(nested)),
+                    None => (rest, None),
+                };
+                let name = index
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| long_names.get(i..))
+                    .map(|entry| {
+                        let end = entry
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .unwrap_or(entry.len());
+                        let entry = &entry[..end];
+                        String::from_utf8_lossy(entry.strip_suffix(b"/").unwrap_or(entry))
+                            .into_owned()
+                    })
+                    .ok_or_else(|| {
+                        Fault(format!(
+                            "the long name {field} is not in the archive's name table"
+                        ))
+                    });
+                let nested = nested.map(|n| {
+                    n.parse::<u64>()
+                        .map_err(|_| Fault(format!("the member name {field} has no offset")))
+                });
+                (name, nested)
+            }
+            None => (Ok(field.trim_end_matches('/').to_owned()), None),
+        };
+        out.push(ThinHeader {
+            offset,
+            field,
+            name,
+            size: size as u64,
+            nested,
+        });
+    }
+    out
+}
+
+/// A thin archive's members, each named by the path it is read from (the archive's directory
+/// joined to its header's name) and read no further than its header says; a nested member is
+/// named as its own archive names it, as nm shows it.
+fn thin_members(data: &[u8], end: u64, dir: &Path) -> Vec<(String, Result<Vec<u8>, Fault>)> {
+    thin_headers(data, end)
+        .into_iter()
+        .map(|header| {
+            let name = match header.name {
+                Ok(name) => name,
+                Err(fault) => {
+                    return (
+                        format!("{} (at offset {})", header.field, header.offset),
+                        Err(fault),
+                    );
+                }
+            };
+            let path = dir.join(&name);
+            let shown = path.display().to_string();
+            match header.nested {
+                None => {
+                    let read = read_thin_member(&path, header.size)
+                        .map_err(|e| Fault(format!("could not read {shown}: {e}")));
+                    (shown, read)
+                }
+                Some(Ok(offset)) => match nested_member(&path, offset) {
+                    Ok((inner, bytes)) => (inner, Ok(bytes)),
+                    Err(e) => (
+                        shown,
+                        Err(Fault(format!(
+                            "could not read its member at offset {offset}: {e}"
+                        ))),
+                    ),
+                },
+                Some(Err(fault)) => (shown, Err(fault)),
+            }
+        })
+        .collect()
+}
+
+/// The member whose header is at `offset` in the archive at `path`: its name and its bytes.
+fn nested_member(path: &Path, offset: u64) -> Result<(String, Vec<u8>), Fault> {
+    let input = load(path)?;
+    let archive = ArchiveFile::parse(input.data())?;
+    let member = archive.member(object::read::archive::ArchiveOffset(offset))?;
+    let name = String::from_utf8_lossy(member.name()).into_owned();
+    let bytes = member.data(input.data())?.to_vec();
+    Ok((name, bytes))
 }
 
 /// Walks the raw member headers of a GNU archive: each must be whole, end in its terminator,
