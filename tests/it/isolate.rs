@@ -163,16 +163,21 @@ fn link_and_run(dir: &Path, driver: &str, libs: &[PathBuf]) {
     Command::from_std(run).assert().success().stdout(expected());
 }
 
+/// Writes `source` as `dir/file` and compiles it with `compiler` into `dir/main.o`.
+fn compile_main(dir: &Path, compiler: &str, file: &str, source: &str) {
+    std::fs::write(dir.join(file), source).unwrap();
+    tool(compiler)
+        .args(["-c", file, "-o", "main.o"])
+        .current_dir(dir)
+        .assert()
+        .success();
+}
+
 #[test]
 fn three_lto_staticlibs_collide_naively_and_link_isolated() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("main.c"), c_main()).unwrap();
-    tool("gcc")
-        .args(["-c", "main.c", "-o", "main.o"])
-        .current_dir(d)
-        .assert()
-        .success();
+    compile_main(d, "gcc", "main.c", &c_main());
     let libs = libraries(d, true);
 
     // Naively: multiple definitions, and the doctor names the kind and the libraries.
@@ -247,12 +252,7 @@ fn three_lto_staticlibs_collide_naively_and_link_isolated() {
 fn three_staticlibs_without_lto_link_isolated_too() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("main.c"), c_main()).unwrap();
-    tool("gcc")
-        .args(["-c", "main.c", "-o", "main.o"])
-        .current_dir(d)
-        .assert()
-        .success();
+    compile_main(d, "gcc", "main.c", &c_main());
     let libs = libraries(d, false);
     let isolated: Vec<PathBuf> = libs.iter().map(|l| isolate(l)).collect();
     link_and_run(d, "gcc", &isolated);
@@ -269,12 +269,7 @@ fn a_cxx_main_links_isolated_libraries() {
             "#include <cstdio>\nextern \"C\" {\n",
         )
         .replacen("int main(void) {", "}\nint main() {", 1);
-    std::fs::write(d.join("main.cpp"), cxx).unwrap();
-    tool("g++")
-        .args(["-c", "main.cpp", "-o", "main.o"])
-        .current_dir(d)
-        .assert()
-        .success();
+    compile_main(d, "g++", "main.cpp", &cxx);
     let libs = libraries(d, true);
     let isolated: Vec<PathBuf> = libs.iter().map(|l| isolate(l)).collect();
     link_and_run(d, "g++", &isolated);

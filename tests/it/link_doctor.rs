@@ -364,15 +364,22 @@ fn a_rust_function_without_no_mangle_is_named() {
     assert!(v.to_string().contains("polylink::sum8"), "{v:#}");
 }
 
+/// The project's c-main inputs as build-all made them: libpolylink.a, c-main.o and tour.o.
+fn project_inputs() -> [String; 3] {
+    let manifest = build();
+    let path = |p: &Path| p.display().to_string();
+    [
+        path(&manifest.staticlib("libpolylink.a").unwrap().path),
+        path(&manifest.object("c-main.o").unwrap().path),
+        path(&manifest.object("tour.o").unwrap().path),
+    ]
+}
+
 /// The project's own wrong order: the doctor explains it, prints a command that links, and in
 /// the text report says what the linker said.
 #[test]
 fn the_project_link_in_the_wrong_order_gets_a_command_that_links() {
-    let manifest = build();
-    let path = |p: &Path| p.display().to_string();
-    let lib = path(&manifest.staticlib("libpolylink.a").unwrap().path);
-    let main = path(&manifest.object("c-main.o").unwrap().path);
-    let tour = path(&manifest.object("tour.o").unwrap().path);
+    let [lib, main, tour] = project_inputs();
     let dir = tempfile::tempdir().unwrap();
     let command = [
         "cc",
@@ -454,11 +461,7 @@ fn link_speed_prints_the_replay_beside_the_real_link() {
 /// missing, and the doctor names the library that has them.
 #[test]
 fn a_rust_staticlib_without_its_native_libraries_is_named() {
-    let manifest = build();
-    let path = |p: &Path| p.display().to_string();
-    let lib = path(&manifest.staticlib("libpolylink.a").unwrap().path);
-    let main = path(&manifest.object("c-main.o").unwrap().path);
-    let tour = path(&manifest.object("tour.o").unwrap().path);
+    let [lib, main, tour] = project_inputs();
     let dir = tempfile::tempdir().unwrap();
     let v = check(
         dir.path(),

@@ -25,7 +25,7 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind};
 use serde_json::json;
 
-use crate::symbols::{self, Fault, Table};
+use crate::symbols::{self, Fault, Symbol, Table};
 
 /// One file's hardening.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -262,8 +262,11 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
         }
     }
     let bits = if Elf::is_type_64_sized() { 64 } else { 32 };
-    let canary = canary(data, &code, bits)?;
-    let fortify = fortify(data)?;
+    // Both tables, read once for the canary and FORTIFY.
+    let mut symbols = symbols::read_elf(data, Table::Static)?.unwrap_or_default();
+    symbols.extend(symbols::read_elf(data, Table::Dynamic)?.unwrap_or_default());
+    let canary = canary(&symbols, &code, bits);
+    let fortify = fortify(&symbols);
     Ok(Hardening {
         file: path.to_path_buf(),
         class: if bits == 64 { "ELF64" } else { "ELF32" },
@@ -301,36 +304,36 @@ fn machine(e_machine: elf::Machine) -> String {
 }
 
 /// Whether the file's code checks a stack canary; `None` when it cannot be told.
-fn canary(data: &[u8], code: &[&[u8]], bits: u32) -> Result<Option<bool>, Fault> {
+fn canary(symbols: &[Symbol<'_>], code: &[&[u8]], bits: u32) -> Option<bool> {
     const CHECK: &[u8] = b"__stack_chk_fail";
     let mut referenced = false;
     let mut defined = false;
-    let mut any_symbols = false;
-    for table in [Table::Static, Table::Dynamic] {
-        for s in symbols::read_elf(data, table)?.unwrap_or_default() {
-            any_symbols = true;
-            // `__stack_chk_fail@GLIBC_2.4` in a linked program's .symtab is the same reference.
-            let base = s.name.split(|&b| b == b'@').next().unwrap_or(s.name);
-            if base == CHECK {
-                if s.is_undefined() {
-                    referenced = true;
-                } else {
-                    defined = true;
-                }
+    for s in symbols {
+        if base_name(s) == CHECK {
+            if s.is_undefined() {
+                referenced = true;
+            } else {
+                defined = true;
             }
         }
     }
     if referenced {
-        return Ok(Some(true));
+        return Some(true);
     }
-    if any_symbols && !defined {
-        return Ok(Some(false));
+    if !symbols.is_empty() && !defined {
+        return Some(false);
     }
     // It defines the check itself, or has no symbols: the code tells.
     if code.iter().all(|c| c.is_empty()) {
-        return Ok(None);
+        return None;
     }
-    Ok(Some(code.iter().any(|c| reads_the_guard(c, bits))))
+    Some(code.iter().any(|c| reads_the_guard(c, bits)))
+}
+
+/// A symbol's name without its version: `__stack_chk_fail@GLIBC_2.4` in a linked program's
+/// .symtab is the same reference as `__stack_chk_fail`.
+fn base_name<'d>(s: &Symbol<'d>) -> &'d [u8] {
+    s.name.split(|&b| b == b'@').next().unwrap_or(s.name)
 }
 
 /// Whether some instruction in `code` reads the stack guard: `%fs:0x28` in 64-bit code,
@@ -388,21 +391,12 @@ const LIBC_PATHS: [&str; 3] = [
 ];
 
 /// The checked functions a file calls, and the calls that could be checked.
-fn fortify(data: &[u8]) -> Result<Fortify, Fault> {
-    let mut called = std::collections::BTreeSet::new();
-    for table in [Table::Dynamic, Table::Static] {
-        for s in symbols::read_elf(data, table)?.unwrap_or_default() {
-            if s.is_undefined() {
-                called.insert(
-                    s.name
-                        .split(|&b| b == b'@')
-                        .next()
-                        .unwrap_or(s.name)
-                        .to_vec(),
-                );
-            }
-        }
-    }
+fn fortify(symbols: &[Symbol<'_>]) -> Fortify {
+    let called: std::collections::BTreeSet<Vec<u8>> = symbols
+        .iter()
+        .filter(|s| s.is_undefined())
+        .map(|s| base_name(s).to_vec())
+        .collect();
     let checked = |name: &[u8]| -> Option<Vec<u8>> {
         Some(name.strip_prefix(b"__")?.strip_suffix(b"_chk")?.to_vec())
     };
@@ -414,10 +408,10 @@ fn fortify(data: &[u8]) -> Result<Fortify, Fault> {
             .filter(|n| names.contains(*n) && !fortified.contains(*n));
         fortified.len() + plain.count()
     });
-    Ok(Fortify {
+    Fortify {
         fortified: fortified.len(),
         fortifiable,
-    })
+    }
 }
 
 /// Prints one line per file, under a header.

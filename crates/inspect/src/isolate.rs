@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader};
 
+use crate::scratch::Scratch;
 use crate::symbols::{self, Table};
 use crate::{Error, Result, System};
 
@@ -118,7 +119,7 @@ pub fn isolate(
             groups: 0,
         });
     }
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("isolate")?;
     let combined = scratch.path("combined.o");
     let localized = scratch.path("isolated.o");
     let keep = scratch.path("exports.txt");
@@ -404,36 +405,6 @@ fn write_file(path: &str, text: &str) -> Result<()> {
         path: PathBuf::from(path),
         cause,
     })
-}
-
-/// A private directory for the intermediate objects, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "polylink-isolate-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|cause| Error::Write {
-            path: dir.clone(),
-            cause,
-        })?;
-        Ok(Scratch(dir))
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod link;
 pub mod link_order;
 pub mod names;
 pub mod nm;
+mod scratch;
 pub mod symbols;
 
 use std::path::{Path, PathBuf};

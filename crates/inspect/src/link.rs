@@ -20,6 +20,7 @@ pub use command::{LinkCommand, Linker};
 pub use problems::Problem;
 
 use crate::link_order::{self, Item, Line, LineError};
+use crate::scratch::Scratch;
 use crate::{Error, Result, System};
 
 /// A command that cannot be read as a link.
@@ -75,12 +76,12 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<Verdict> {
     let command = LinkCommand::parse(argv)?;
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("link")?;
     let real = match options.no_run {
         true => None,
         false => {
             let started = Instant::now();
-            let (links, stderr) = system.run(&command.with_output(&scratch.output()))?;
+            let (links, stderr) = system.run(&command.with_output(&scratch.path("a.out")))?;
             Some(Ran {
                 links,
                 stderr,
@@ -102,8 +103,7 @@ pub fn run(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let object = scratch.0.join(format!("{}-{file_name}.o", compiled.len()));
-        let object = object.display().to_string();
+        let object = scratch.path(&format!("{}-{file_name}.o", compiled.len()));
         let mut argv: Vec<String> = vec![program.clone().unwrap_or_default()];
         argv.extend(command.compile_args.iter().cloned());
         argv.extend(["-c".to_owned(), source.clone(), "-o".into(), object.clone()]);
@@ -188,7 +188,7 @@ pub fn run(
     }
     // A fix has really linked before it is printed.
     if let (Some(argv), false) = (&fixed, options.no_run) {
-        let argv_out = LinkCommand::parse(argv)?.with_output(&scratch.output());
+        let argv_out = LinkCommand::parse(argv)?.with_output(&scratch.path("a.out"));
         let (links, stderr) = system.run(&argv_out)?;
         if !links {
             text.push_str(&format!(
@@ -481,34 +481,4 @@ fn isolated_command(
         }
     }
     Ok(argv)
-}
-
-/// A private directory for the outputs of trial links, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Result<Scratch> {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "polylink-link-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).map_err(|cause| Error::Write {
-            path: dir.clone(),
-            cause,
-        })?;
-        Ok(Scratch(dir))
-    }
-
-    fn output(&self) -> String {
-        self.0.join("a.out").display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }

@@ -46,7 +46,7 @@ use crate::{Result, System};
 
 pub use diagnose::{Report, Undefined, Whence, diagnose};
 pub use dot::dot;
-pub(crate) use inputs::script_inputs;
+pub(crate) use inputs::{ld_input_option, script_inputs};
 pub use model::{Item, Line};
 pub(crate) use propose::minimal;
 

@@ -4,6 +4,7 @@
 //! user's own syntax.
 
 use super::LinkError;
+use crate::link_order::ld_input_option;
 
 /// How the command links.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,29 +83,6 @@ const LD_WITH_VALUE: [&str; 16] = [
     "--hash-style",
     "--build-id",
 ];
-
-/// ld options that are inputs, or change how the inputs after them are read.
-fn ld_input_option(word: &str) -> bool {
-    matches!(
-        word,
-        "--start-group"
-            | "--end-group"
-            | "-("
-            | "-)"
-            | "--as-needed"
-            | "--no-as-needed"
-            | "--push-state"
-            | "--pop-state"
-            | "-Bstatic"
-            | "-Bdynamic"
-            | "-dn"
-            | "-dy"
-            | "-static"
-            | "-non_shared"
-            | "-call_shared"
-    ) || word.starts_with("-l")
-        || word.starts_with("-L")
-}
 
 /// Whether `word` names a source file the driver would compile rather than link.
 fn is_source(word: &str) -> bool {

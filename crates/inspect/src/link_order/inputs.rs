@@ -539,28 +539,34 @@ fn around_driver_inputs(
             out.extend(inputs.iter().cloned());
         } else if WITH_VALUE.contains(&word.as_str()) {
             words.next();
-        } else if word.starts_with("-l")
-            || word.starts_with("-L")
-            || matches!(
-                word.as_str(),
-                "--start-group"
-                    | "--end-group"
-                    | "-("
-                    | "-)"
-                    | "--as-needed"
-                    | "--no-as-needed"
-                    | "--push-state"
-                    | "--pop-state"
-                    | "-Bstatic"
-                    | "-Bdynamic"
-                    | "-static"
-            )
-            || !word.starts_with('-')
-        {
+        } else if ld_input_option(&word) || !word.starts_with('-') {
             out.push((word, true));
         }
     }
     Ok(out)
+}
+
+/// ld options that are inputs, or change how the inputs after them are read.
+pub(crate) fn ld_input_option(word: &str) -> bool {
+    matches!(
+        word,
+        "--start-group"
+            | "--end-group"
+            | "-("
+            | "-)"
+            | "--as-needed"
+            | "--no-as-needed"
+            | "--push-state"
+            | "--pop-state"
+            | "-Bstatic"
+            | "-Bdynamic"
+            | "-dn"
+            | "-dy"
+            | "-static"
+            | "-non_shared"
+            | "-call_shared"
+    ) || word.starts_with("-l")
+        || word.starts_with("-L")
 }
 
 /// Splits a `cc -###` line: words separated by spaces, some in double quotes.
