@@ -50,10 +50,11 @@ enum Task {
         json: bool,
     },
     /// Time `polylink nm` against GNU nm side by side (release builds, outputs checked
-    /// identical first) on the release staticlib of fixtures/nm-speed, or on FILE
+    /// identical first) on the release staticlib of fixtures/nm-speed and on libstdc++.so.6,
+    /// or on FILE
     NmSpeed {
-        /// Rounds of each tool per option set; the medians are compared
-        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u16).range(1..))]
+        /// Rounds of each tool per option set; medians and maxima are compared
+        #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u16).range(1..))]
         rounds: u16,
         /// The file to read [default: the fixture's staticlib, built first]
         #[arg(value_name = "FILE")]

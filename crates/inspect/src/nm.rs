@@ -14,6 +14,7 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 mod demangle;
+mod libiberty;
 mod line;
 
 use crate::System;
@@ -210,31 +211,50 @@ pub fn report_all(
     several: bool,
     system: &dyn System,
 ) -> io::Result<Outcome> {
-    if !options.demangle {
-        return report_pass(out, inputs, options, several, None);
-    }
-    // With -C, C++ names are libiberty's, as nm prints them: asked of c++filt, all at once,
-    // after a first pass has met them (and printed cpp_demangle's spelling, into a buffer).
-    // Most Rust files have none, and the first pass is the only one.
     let mut cpp = CppNames::default();
-    let mut asked = false;
-    loop {
-        let mut buffer = Vec::new();
-        let mut outcome = report_pass(&mut buffer, inputs, options, several, Some(&cpp))?;
-        let missed = std::mem::take(
-            cpp.missed
-                .get_mut()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        if missed.is_empty() || asked {
-            out.write_all(&buffer)?;
-            out.flush()?;
-            outcome.warnings.extend(cpp.warning.take());
-            return Ok(outcome);
+    if options.demangle {
+        let wanted = cpp_filt_names(inputs, options);
+        if !wanted.is_empty() {
+            cpp.ask(wanted, system);
         }
-        cpp.ask(missed, system);
-        asked = true;
     }
+    let mut outcome = report_pass(out, inputs, options, several, Some(&cpp))?;
+    outcome.warnings.extend(cpp.warning.take());
+    Ok(outcome)
+}
+
+/// The C++ names in the symbol string tables of `inputs` that c++filt is asked about
+/// ([`demangle::for_cpp_filt`]): a look at the names before the report (a scan of the string
+/// tables, not a read of the symbols), so that c++filt is asked once, and only when there are
+/// such names. A name that the report then leaves out is asked about in vain, no more.
+fn cpp_filt_names(inputs: &[Input], options: &Options) -> std::collections::BTreeSet<String> {
+    let mut wanted = std::collections::BTreeSet::new();
+    let mut look = |data: &[u8]| {
+        let Some(strings) = symbols::symbol_strings(data, options.table()) else {
+            return;
+        };
+        for name in strings.split(|&b| b == 0) {
+            if demangle::may_be_for_cpp_filt(name)
+                && let Ok(name) = std::str::from_utf8(name)
+                && let Some(core) = demangle::for_cpp_filt(name)
+            {
+                wanted.insert(core.to_owned());
+            }
+        }
+    };
+    for input in inputs {
+        let mut thin = Vec::new();
+        match symbols::units(input, &mut thin) {
+            Ok(Some(units)) => {
+                for data in units.into_iter().filter_map(|u| u.result.ok()) {
+                    look(data);
+                }
+            }
+            Ok(None) => look(input.data()),
+            Err(_) => {}
+        }
+    }
+    wanted
 }
 
 fn report_pass(
@@ -305,6 +325,7 @@ fn report(
         let mut buffer = Vec::new();
         let mut found = Outcome::default();
         let mut member_printer = Printer::new(&mut buffer, options, several, cpp);
+        member_printer.whole_core = false;
         // Writing into a vector cannot fail.
         let _ = report_member(
             &mut member_printer,
@@ -332,42 +353,55 @@ fn in_parallel<T: Send, R: Send>(
     items: Vec<T>,
     f: impl Fn(T) -> R + Sync,
 ) -> Vec<R> {
+    in_parallel_after(threads, items, f, || ()).1
+}
+
+/// [`in_parallel`], with the calling thread as one of the `threads`: it first does `first`
+/// while the others start on the items, then joins them.
+fn in_parallel_after<T: Send, R: Send, F>(
+    threads: usize,
+    items: Vec<T>,
+    f: impl Fn(T) -> R + Sync,
+    first: impl FnOnce() -> F,
+) -> (F, Vec<R>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Mutex, PoisonError};
     let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|i| Mutex::new(Some(i))).collect();
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(slot) = slots.get(index) else {
-                            return done;
-                        };
-                        let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-                        if let Some(item) = item {
-                            done.push((index, f(item)));
-                        }
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(slot) = slots.get(index) else {
+                return done;
+            };
+            let item = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(item) = item {
+                done.push((index, f(item)));
+            }
+        }
+    };
+    let (firstly, mut done): (F, Vec<(usize, R)>) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let firstly = first();
+        let mut done = work();
+        for worker in workers {
+            done.extend(
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        (firstly, done)
     });
     done.sort_unstable_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, r)| r).collect()
+    (firstly, done.into_iter().map(|(_, r)| r).collect())
 }
 
+/// The CPUs this process may run on, up to 8. (Not `available_parallelism`, which also reads
+/// the cgroup's quota files: three more opens, a good part of a small run.)
 fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+    rustix::thread::sched_getaffinity(None).map_or(1, |set| set.count().clamp(1, 8) as usize)
 }
 
 /// One archive member's report.
@@ -425,7 +459,13 @@ struct Printer<'o, W: Write> {
     line: Vec<u8>,
     /// libiberty's answers for the C++ names, with `-C`.
     cpp: Option<&'o CppNames>,
+    /// Whether this printer has the machine to itself, and may format a large table on every
+    /// core (not when it prints one archive member among others printed in parallel).
+    whole_core: bool,
 }
+
+/// The size of table that is worth formatting on every core.
+const PARALLEL_LINES: usize = 2048;
 
 impl<'o, W: Write> Printer<'o, W> {
     fn new(out: &'o mut W, options: &'o Options, several: bool, cpp: Option<&'o CppNames>) -> Self {
@@ -437,6 +477,7 @@ impl<'o, W: Write> Printer<'o, W> {
             json_started: false,
             line: Vec::with_capacity(256),
             cpp,
+            whole_core: true,
         }
     }
 
@@ -506,9 +547,9 @@ impl<'o, W: Write> Printer<'o, W> {
             return Ok(());
         };
         symbols.retain(|s| o.keeps(s));
-        sort(&mut symbols, o);
         if self.format == Format::Json {
-            return self.json(file, member, &symbols);
+            let order = sorted_order(&symbols, o);
+            return self.json(file, member, order.iter().map(|&i| &symbols[i as usize]));
         }
         let prefix = match (per_symbol, self.format, member) {
             (false, ..) | (_, Format::JustSymbols, _) => String::new(),
@@ -517,41 +558,47 @@ impl<'o, W: Write> Printer<'o, W> {
             (true, _, Some(member)) => format!("{file}:{member}:"),
             (true, _, None) => format!("{file}:"),
         };
-        let (mut name, mut scratch) = (Vec::new(), Vec::new());
-        for s in &symbols {
-            let line = &mut self.line;
-            line.clear();
-            line.extend_from_slice(prefix.as_bytes());
-            display_name(
-                &mut name,
-                &mut scratch,
-                s,
-                o.demangle.then_some(self.cpp),
-                o.unicode,
-            );
-            // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
-            // for any other, weak ones included.
-            let letter = match (s.letter, o.ifunc_chars) {
-                (b'i', Some((global, _))) if s.binding == object::elf::STB_GLOBAL.0 => global,
-                (b'i', Some((_, other))) => other.unwrap_or(b'i'),
-                (letter, _) => letter,
-            };
-            let s = &Symbol { letter, ..*s };
-            match self.format {
-                Format::Posix => posix_line(line, s, &name, o.radix),
-                Format::JustSymbols => {
-                    line.extend_from_slice(&name);
-                    line.push(b'\n');
-                }
-                Format::Sysv => sysv_line(line, s, &name, o.radix, digits),
-                _ => bsd_line(line, s, &name, o, digits),
-            }
-            self.out.write_all(line)?;
+        let lines = Lines {
+            prefix: prefix.as_bytes(),
+            options: o,
+            format: self.format,
+            cpp: o.demangle.then_some(self.cpp),
+            digits,
+        };
+        let threads = threads();
+        if !self.whole_core || threads == 1 || symbols.len() < PARALLEL_LINES {
+            let order = sorted_order(&symbols, o);
+            let sorted = order.iter().map(|&i| &symbols[i as usize]);
+            return lines.write(self.out, &mut self.line, sorted, &mut Vec::new());
+        }
+        // A large table (demangling most of all) is formatted on every core, in the table's
+        // order and in slices, while this thread sorts; the lines are then written in the
+        // sorted order.
+        let per_slice = symbols.len().div_ceil(threads * 8);
+        let slices: Vec<&[Symbol<'_>]> = symbols.chunks(per_slice).collect();
+        let format = |slice: &[Symbol<'_>]| {
+            let (mut buffer, mut line, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+            // Writing into a vector cannot fail.
+            let _ = lines.write(&mut buffer, &mut line, slice.iter(), &mut ends);
+            (buffer, ends)
+        };
+        let (order, formatted) =
+            in_parallel_after(threads, slices, format, || sorted_order(&symbols, o));
+        for i in order {
+            let (slice, at) = (i as usize / per_slice, i as usize % per_slice);
+            let (buffer, ends) = &formatted[slice];
+            let start = if at == 0 { 0 } else { ends[at - 1] };
+            self.out.write_all(&buffer[start..ends[at]])?;
         }
         Ok(())
     }
 
-    fn json(&mut self, file: &str, member: Option<&str>, symbols: &[Symbol<'_>]) -> io::Result<()> {
+    fn json<'s>(
+        &mut self,
+        file: &str,
+        member: Option<&str>,
+        symbols: impl Iterator<Item = &'s Symbol<'s>>,
+    ) -> io::Result<()> {
         let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in symbols {
             display_name(&mut name, &mut scratch, s, None, Unicode::Default);
@@ -583,12 +630,67 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 }
 
-/// nm's sorts: by name (`strcmp` in the C locale), or by value with undefined symbols first and
-/// ties by name; `-r` negates the comparison (the sort stays stable, as glibc's qsort is here),
-/// and `-p` keeps the table's order.
-fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
+/// How one object's symbols become lines: what [`Printer::object`] hands to each slice.
+struct Lines<'a> {
+    /// `-A`'s file (and member) before every line.
+    prefix: &'a [u8],
+    options: &'a Options,
+    format: Format,
+    /// With -C: libiberty's answers from c++filt, in a build without libiberty linked in.
+    cpp: Option<Option<&'a CppNames>>,
+    /// Address width.
+    digits: usize,
+}
+
+impl Lines<'_> {
+    /// Writes the lines of `symbols`, `line` being the buffer each is built in; notes in `ends`
+    /// how many bytes have been written after each line.
+    fn write<'s>(
+        &self,
+        out: &mut impl Write,
+        line: &mut Vec<u8>,
+        symbols: impl Iterator<Item = &'s Symbol<'s>>,
+        ends: &mut Vec<usize>,
+    ) -> io::Result<()> {
+        let o = self.options;
+        let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
+        for s in symbols {
+            line.clear();
+            line.extend_from_slice(self.prefix);
+            display_name(&mut name, &mut scratch, s, self.cpp, o.unicode);
+            // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
+            // for any other, weak ones included.
+            let letter = match (s.letter, o.ifunc_chars) {
+                (b'i', Some((global, _))) if s.binding == object::elf::STB_GLOBAL.0 => global,
+                (b'i', Some((_, other))) => other.unwrap_or(b'i'),
+                (letter, _) => letter,
+            };
+            let s = &Symbol { letter, ..*s };
+            match self.format {
+                Format::Posix => posix_line(line, s, &name, o.radix),
+                Format::JustSymbols => {
+                    line.extend_from_slice(&name);
+                    line.push(b'\n');
+                }
+                Format::Sysv => sysv_line(line, s, &name, o.radix, self.digits),
+                _ => bsd_line(line, s, &name, o, self.digits),
+            }
+            out.write_all(line)?;
+            written += line.len();
+            ends.push(written);
+        }
+        Ok(())
+    }
+}
+
+/// nm's sorts, as the order in which to print `symbols`: by name (`strcmp` in the C locale),
+/// or by value with undefined symbols first and ties by name; `-r` negates the comparison (the
+/// sort stays stable, as glibc's qsort is here), and `-p` keeps the table's order.
+fn sorted_order(symbols: &[Symbol<'_>], o: &Options) -> Vec<u32> {
+    // A table has fewer than 2^32 symbols: it would take more than 64 GiB.
+    let order: Vec<u32> = (0..symbols.len() as u32).collect();
     if o.no_sort {
-        return;
+        return order;
     }
     let by_name = |a: &Symbol<'_>, b: &Symbol<'_>| a.name.cmp(b.name);
     if o.size_sort {
@@ -604,18 +706,21 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
                 && matches!(name[name.len() - 1], b'o' | b'a');
             (!compiled, !file)
         };
-        symbols.sort_by(|a, b| {
+        let order = stable_sort(symbols, order, |a, b| {
             a.value
                 .cmp(&b.value)
                 .then_with(|| marked(a).cmp(&marked(b)))
                 .then_with(|| by_name(a, b))
         });
         let by_size = |a: &Symbol<'_>, b: &Symbol<'_>| a.size.cmp(&b.size);
-        match o.reverse_sort {
-            false => symbols.sort_by(|a, b| by_size(a, b).then_with(|| by_name(a, b))),
-            true => symbols.sort_by(|a, b| by_size(b, a).then_with(|| by_name(b, a))),
-        }
-        return;
+        return match o.reverse_sort {
+            false => stable_sort(symbols, order, |a, b| {
+                by_size(a, b).then_with(|| by_name(a, b))
+            }),
+            true => stable_sort(symbols, order, |a, b| {
+                by_size(b, a).then_with(|| by_name(b, a))
+            }),
+        };
     }
     let by_value = |a: &Symbol<'_>, b: &Symbol<'_>| {
         match (a.is_undefined(), b.is_undefined()) {
@@ -627,9 +732,72 @@ fn sort(symbols: &mut [Symbol<'_>], o: &Options) {
         .then_with(|| by_name(a, b))
     };
     match (o.numeric_sort, o.reverse_sort) {
-        (false, false) => symbols.sort_by(by_name),
-        (false, true) => symbols.sort_by(|a, b| by_name(b, a)),
-        (true, false) => symbols.sort_by(by_value),
-        (true, true) => symbols.sort_by(|a, b| by_value(b, a)),
+        (false, false) => name_order(symbols),
+        (false, true) => stable_sort(symbols, order, |a, b| by_name(b, a)),
+        (true, false) => stable_sort(symbols, order, by_value),
+        (true, true) => stable_sort(symbols, order, |a, b| by_value(b, a)),
     }
+}
+
+/// The order by name (stable: equal names keep the table's order), sorted eight bytes at a
+/// time: by the first eight as one number, then each run of equal numbers by the next eight.
+/// C++ names share long prefixes (`_ZNSt7__cxx11…`), which a comparison sort compares again
+/// and again.
+fn name_order(symbols: &[Symbol<'_>]) -> Vec<u32> {
+    let mut keyed: Vec<(u64, u32)> = (0..)
+        .zip(symbols)
+        .map(|(i, s)| (eight_bytes(s.name, 0), i))
+        .collect();
+    sort_by_eight_bytes(&mut keyed, symbols, 0);
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Bytes `depth..depth + 8` of a name as a big-endian number, zeros past its end (a name holds
+/// no zero byte, so a key ending in zero is the name's last).
+fn eight_bytes(name: &[u8], depth: usize) -> u64 {
+    let rest = name.get(depth..).unwrap_or_default();
+    let mut bytes = [0; 8];
+    let n = rest.len().min(8);
+    bytes[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Sorts `run`, whose names agree before `depth`, by the bytes from `depth` on, ties by index.
+fn sort_by_eight_bytes(run: &mut [(u64, u32)], symbols: &[Symbol<'_>], depth: usize) {
+    if depth >= 256 {
+        // Long shared prefixes are rare; compare the rest whole, without deeper recursion.
+        run.sort_unstable_by(|&(_, a), &(_, b)| {
+            symbols[a as usize].name[depth..]
+                .cmp(&symbols[b as usize].name[depth..])
+                .then(a.cmp(&b))
+        });
+        return;
+    }
+    run.sort_unstable();
+    let mut start = 0;
+    while start < run.len() {
+        let key = run[start].0;
+        let end = start + run[start..].iter().take_while(|(k, _)| *k == key).count();
+        if end - start > 1 && key & 0xff != 0 {
+            for entry in &mut run[start..end] {
+                entry.0 = eight_bytes(symbols[entry.1 as usize].name, depth + 8);
+            }
+            sort_by_eight_bytes(&mut run[start..end], symbols, depth + 8);
+        }
+        start = end;
+    }
+}
+
+/// `order` (indexes into `symbols`) sorted stably by `compare`: ties keep their place in
+/// `order`. Only the 8-byte pairs move, not the symbols.
+fn stable_sort(
+    symbols: &[Symbol<'_>],
+    order: Vec<u32>,
+    compare: impl Fn(&Symbol<'_>, &Symbol<'_>) -> std::cmp::Ordering,
+) -> Vec<u32> {
+    let mut placed: Vec<(u32, u32)> = (0..).zip(order).collect();
+    placed.sort_unstable_by(|&(pa, a), &(pb, b)| {
+        compare(&symbols[a as usize], &symbols[b as usize]).then(pa.cmp(&pb))
+    });
+    placed.into_iter().map(|(_, i)| i).collect()
 }

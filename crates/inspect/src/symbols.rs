@@ -160,6 +160,30 @@ pub fn read_elf_with(
     }
 }
 
+/// The string table of the symbol table `table` of an ELF file, 32- or 64-bit: every symbol's
+/// name, NUL-separated (and perhaps other strings). `None` when there is no such table.
+pub fn symbol_strings(data: &[u8], table: Table) -> Option<&[u8]> {
+    fn strings<Elf: FileHeader<Endian = Endianness>>(data: &[u8], table: Table) -> Option<&[u8]> {
+        let header = Elf::parse(data).ok()?;
+        let endian = header.endian().ok()?;
+        let sections = header.sections(endian, data).ok()?;
+        let sh_type = match table {
+            Table::Static => SHT_SYMTAB,
+            Table::Dynamic => SHT_DYNSYM,
+        };
+        let symbols = sections
+            .symbols(endian, data, elf::SectionType(sh_type))
+            .ok()?;
+        let section = sections.section(symbols.string_section()).ok()?;
+        section.data(endian, data).ok()
+    }
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => strings::<elf::FileHeader64<Endianness>>(data, table),
+        Ok(FileKind::Elf32) => strings::<elf::FileHeader32<Endianness>>(data, table),
+        _ => None,
+    }
+}
+
 /// What a shared object's dynamic section says of its own dependencies: the DT_NEEDED names
 /// and its DT_RUNPATH (or DT_RPATH) directories, as written (`$ORIGIN` not expanded).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

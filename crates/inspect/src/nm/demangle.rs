@@ -1,18 +1,18 @@
 //! Demangling as nm -C does it (BFD's `bfd_demangle`): Rust names by rustc-demangle, C++ names
-//! as libiberty spells them, asked of `c++filt -i` once per run for all of them.
+//! by libiberty's own demangler linked in (`libiberty.rs`), or, in a build without it, asked
+//! of `c++filt -i` once per run for all of them.
 
 use std::io::Write;
 
+use super::libiberty;
 use crate::System;
 
 /// BFD's `bfd_demangle`, appending to `out`: leading dots and dollars and anything from the
-/// first `@` are set aside, the rest demangled (C++ names by libiberty's answers in `cpp`,
-/// else by the `cpp_demangle` crate), and both put back. False, and `out` as it was, when
-/// nothing demangles.
+/// first `@` are set aside, the rest demangled (C++ names by c++filt's answer in `cpp` when
+/// it has one, else by the libiberty linked in, else by the `cpp_demangle` crate), and both put
+/// back. False, and `out` as it was, when nothing demangles.
 pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
-    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
-    let (pre, rest) = name.split_at(start);
-    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+    let (pre, core, suffix) = split(name);
     let mark = out.len();
     out.extend_from_slice(pre.as_bytes());
     let done = match scheme(core) {
@@ -21,22 +21,16 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames
             let _ = write!(out, "{d:#}");
             true
         }
-        Scheme::Cpp => match cpp.map(|c| (c, c.names.get(core))) {
-            Some((_, Some(Some(d)))) => {
-                out.extend_from_slice(d.as_bytes());
+        Scheme::Cpp => match cpp.and_then(|c| c.names.get(core)) {
+            Some(Some(said)) => {
+                out.extend_from_slice(said.as_bytes());
                 true
             }
-            Some((_, Some(None))) => false,
-            Some((c, None)) => {
-                if cpp_word(core) {
-                    c.missed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(core.to_owned());
-                }
-                cpp_demangle_like_libiberty(out, core)
-            }
-            None => cpp_demangle_like_libiberty(out, core),
+            Some(None) => false,
+            None => match libiberty::demangle(out, core) {
+                Some(done) => done,
+                None => cpp_demangle_like_libiberty(out, core),
+            },
         },
         Scheme::Neither => false,
     };
@@ -46,6 +40,46 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames
     }
     out.extend_from_slice(suffix.as_bytes());
     true
+}
+
+/// The part of `name` that c++filt is asked about, when it is: every C++ name in a build
+/// without libiberty linked in; otherwise those that GCC's copy of libiberty spells otherwise
+/// than binutils 2.40's (GCC 12's lacks `DF16_`, `_Float16`, and prints a call inside
+/// `decltype` without binutils' parentheses).
+pub(super) fn for_cpp_filt(name: &str) -> Option<&str> {
+    let (_, core, _) = split(name);
+    let newer = || {
+        core.as_bytes()
+            .windows(2)
+            .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
+    };
+    let asked = || matches!(scheme(core), Scheme::Cpp) && cpp_word(core);
+    (core.starts_with("_Z") || core.starts_with("_GLOBAL_"))
+        .then_some(core)
+        .filter(|_| (!libiberty::LINKED || newer()) && asked())
+}
+
+/// A quick look at a name's bytes: false when [`for_cpp_filt`] is sure to be `None`.
+pub(super) fn may_be_for_cpp_filt(name: &[u8]) -> bool {
+    let newer = |bytes: &[u8]| {
+        bytes
+            .windows(2)
+            .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
+    };
+    let core = match name.iter().position(|&b| b != b'.' && b != b'$') {
+        Some(start) => &name[start..],
+        None => return false,
+    };
+    (core.starts_with(b"_Z") || core.starts_with(b"_GLOBAL_"))
+        && (!libiberty::LINKED || newer(core))
+}
+
+/// BFD's split of a name: leading dots and dollars, the name demangled, anything from `@` on.
+fn split(name: &str) -> (&str, &str, &str) {
+    let start = name.find(|c| c != '.' && c != '$').unwrap_or(name.len());
+    let (pre, rest) = name.split_at(start);
+    let (core, suffix) = rest.split_at(rest.find('@').unwrap_or(rest.len()));
+    (pre, core, suffix)
 }
 
 /// Which demangler libiberty's `cplus_demangle` in auto mode would use for a name.
@@ -126,15 +160,13 @@ fn cpp_word(name: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || b"_$.".contains(&b))
 }
 
-/// How libiberty demangles the C++ names of one run, as nm -C prints them: asked of
-/// `c++filt -i` (binutils' front end to the same demangler, with nm's options) once, for all
-/// names together.
+/// How binutils' libiberty demangles the C++ names of one run that the copy linked in cannot
+/// be trusted with, as nm -C prints them: asked of `c++filt -i` (binutils' front end to the
+/// same demangler, with nm's options) once, for all those names together.
 #[derive(Debug, Default)]
 pub struct CppNames {
     /// Each name asked about, and what it demangles to (`None`: libiberty leaves it as it is).
     names: std::collections::HashMap<String, Option<String>>,
-    /// C++ names met that `names` does not hold (spelled by cpp_demangle meanwhile).
-    pub(super) missed: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// Why c++filt could not answer, when it could not.
     pub(super) warning: Option<String>,
 }
