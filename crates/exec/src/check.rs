@@ -27,6 +27,21 @@ pub fn check_code(name: &str, code: &[u8]) -> Result<()> {
     check_functions(code, std::iter::once(0..code.len()), |_| name.to_owned())
 }
 
+/// Checks each named range of `code` as a whole function on its own: what a relocatable
+/// object's placed code holds (its functions, and the stubs and thunk made for it).
+pub fn check_named_functions(code: &[u8], functions: &[(Range<usize>, String)]) -> Result<()> {
+    check_functions(
+        code,
+        functions.iter().map(|(range, _)| range.clone()),
+        |start| {
+            functions
+                .iter()
+                .find(|(range, _)| range.start == start)
+                .map_or_else(String::new, |(_, name)| name.clone())
+        },
+    )
+}
+
 /// Checks each of `functions`, ranges of `code`, as a whole function on its own, naming the one
 /// at an offset `name(offset)`. One decoder serves every function: creating one costs more
 /// than checking a small function, and modules check thousands.

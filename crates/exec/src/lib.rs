@@ -17,7 +17,7 @@ mod os;
 pub mod raw;
 
 pub use buffer::{CodeBuffer, CodeFn, FnPtr, IntFn, IntSignature, PAD, SealedCode, call_int_at};
-pub use check::check_code;
+pub use check::{check_code, check_named_functions};
 pub use error::{Error, Result};
 pub use module::{ENTRY_ALIGN, Entry, Module, ModuleBuilder};
 pub use os::{BLOCK, Placement, near_callers};

@@ -13,6 +13,7 @@
 //! the entry address.
 
 mod error;
+pub mod live;
 pub mod patch;
 pub mod shared;
 

@@ -5,6 +5,7 @@
 
 mod code;
 mod inspect;
+mod live;
 mod patch;
 
 use std::process::ExitCode;
@@ -48,6 +49,9 @@ enum Command {
     Asm(code::AsmArgs),
     /// Write raw code into a running polylink host's hot region and switch a slot to it
     Patch(patch::PatchArgs),
+    /// Replace a function of an unmodified running process with a relocatable object linked
+    /// against its live image; undo it; list what is patched
+    LivePatch(live::LivePatchArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Run(args) => code::run(args),
         Command::Asm(args) => code::asm(args),
         Command::Patch(args) => patch::patch(args),
+        Command::LivePatch(args) => live::live_patch(args),
     };
     match outcome {
         Ok(code) => code,
