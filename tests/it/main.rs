@@ -16,6 +16,7 @@ mod jit;
 mod link_doctor;
 mod link_order;
 mod link_replay;
+mod live;
 mod nm;
 mod patch;
 mod programs;

@@ -333,13 +333,32 @@ fn read_mem(mem: &File, pid: u32, address: u64, len: usize) -> Result<Vec<u8>, L
     Ok(bytes)
 }
 
-fn write_mem(mem: &File, pid: u32, address: u64, bytes: &[u8]) -> Result<(), LiveError> {
+/// Writes `bytes` at `address`, which must lie inside one of `allowed`: the blocks mapped for
+/// the patch, or the function's five entry bytes. Nothing else is ever written.
+fn write_mem(
+    mem: &File,
+    pid: u32,
+    allowed: &[std::ops::Range<u64>],
+    address: u64,
+    bytes: &[u8],
+) -> Result<(), LiveError> {
     let fail = |why: String| LiveError::Write {
         pid,
         address,
         len: bytes.len(),
         why,
     };
+    let end = address.saturating_add(bytes.len() as u64);
+    if !allowed.iter().any(|r| r.start <= address && end <= r.end) {
+        return Err(fail(format!(
+            "outside the patch's blocks and the function's entry ({})",
+            allowed
+                .iter()
+                .map(|r| format!("{:#x}..{:#x}", r.start, r.end))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     match mem.write_at(bytes, address) {
         Ok(n) if n == bytes.len() => {}
         Ok(n) => return Err(fail(format!("only {n} bytes were written"))),
@@ -833,12 +852,19 @@ fn install(
     if !options.unchecked {
         polylink_exec::check_named_functions(&linked.code, &linked.functions)?;
     }
+    let mut allowed = vec![
+        code_base..code_base + linked.code.len() as u64,
+        function.address..function.address + 5,
+    ];
+    if let Some(data) = data_base {
+        allowed.push(data..data + linked.data.len() as u64);
+    }
     // Only the new blocks are written here; nothing runs them yet.
-    write_mem(mem, pid, code_base, &linked.code)?;
+    write_mem(mem, pid, &allowed, code_base, &linked.code)?;
     if let Some(data) = data_base
         && !linked.data.is_empty()
     {
-        write_mem(mem, pid, data, &linked.data)?;
+        write_mem(mem, pid, &allowed, data, &linked.data)?;
     }
     let target = thunk_at.unwrap_or(linked.entry);
     let new_bytes = jump(function.address, target).ok_or_else(|| LiveError::NoRoom {
@@ -851,7 +877,7 @@ fn install(
     let since = stopped.since;
     let threads = stopped.tids().count();
     clear_entry(&mut stopped, function.address, &options.function)?;
-    write_mem(mem, pid, function.address, &new_bytes)?;
+    write_mem(mem, pid, &allowed, function.address, &new_bytes)?;
     drop(stopped);
     Ok((linked, thunk_at, new_bytes, since.elapsed(), threads))
 }
@@ -881,7 +907,8 @@ pub fn undo(pid: u32, function: &str) -> Result<Undone, LiveError> {
     }
     let stopped = Stopped::all(pid)?;
     let since = stopped.since;
-    write_mem(&mem, pid, patched.address, &patched.original)?;
+    let entry = patched.address..patched.address + patched.original.len() as u64;
+    write_mem(&mem, pid, &[entry], patched.address, &patched.original)?;
     drop(stopped);
     let pause = since.elapsed();
     record.patches.remove(i);

@@ -77,6 +77,19 @@ pub struct Linked {
     pub resolved: Vec<Resolved>,
 }
 
+/// The relocations resolved.
+const SUPPORTED: [elf::RelocationType; 9] = [
+    elf::R_X86_64_64,
+    elf::R_X86_64_PC64,
+    elf::R_X86_64_PC32,
+    elf::R_X86_64_PLT32,
+    elf::R_X86_64_32,
+    elf::R_X86_64_32S,
+    elf::R_X86_64_GOTPCREL,
+    elf::R_X86_64_GOTPCRELX,
+    elf::R_X86_64_REX_GOTPCRELX,
+];
+
 /// The bytes of a stub: `jmp qword [rip+disp32]`, padded to 8 bytes, then its 8-byte cell.
 const STUB_LEN: usize = 16;
 
@@ -393,6 +406,25 @@ impl<'d> PatchObject<'d> {
                 let RelocationTarget::Symbol(target) = relocation.target() else {
                     return Err(self.unsupported(r_type, "", "it names no symbol"));
                 };
+                if !SUPPORTED.contains(&r_type) {
+                    let name = self.file.symbol_by_index(target).ok();
+                    let name = name.as_ref().and_then(|s| s.name().ok()).unwrap_or("?");
+                    let why = match r_type {
+                        elf::R_X86_64_TPOFF32
+                        | elf::R_X86_64_TPOFF64
+                        | elf::R_X86_64_GOTTPOFF
+                        | elf::R_X86_64_TLSGD
+                        | elf::R_X86_64_TLSLD
+                        | elf::R_X86_64_DTPOFF32
+                        | elf::R_X86_64_DTPOFF64
+                        | elf::R_X86_64_GOTPC32_TLSDESC
+                        | elf::R_X86_64_TLSDESC_CALL => {
+                            "thread-local storage cannot be reached from a live patch"
+                        }
+                        _ => "this patcher does not resolve that relocation",
+                    };
+                    return Err(self.unsupported(r_type, name, why));
+                }
                 let (s, name, from, function) = symbol_address(target)?;
                 let a = relocation.addend();
                 let p = base + offset;
@@ -459,23 +491,7 @@ impl<'d> PatchObject<'d> {
                         // The GOT is in the patch's own block: always within reach.
                         (v as u64, 4)
                     }
-                    _ => {
-                        let why = match r_type {
-                            elf::R_X86_64_TPOFF32
-                            | elf::R_X86_64_TPOFF64
-                            | elf::R_X86_64_GOTTPOFF
-                            | elf::R_X86_64_TLSGD
-                            | elf::R_X86_64_TLSLD
-                            | elf::R_X86_64_DTPOFF32
-                            | elf::R_X86_64_DTPOFF64
-                            | elf::R_X86_64_GOTPC32_TLSDESC
-                            | elf::R_X86_64_TLSDESC_CALL => {
-                                "thread-local storage cannot be reached from a live patch"
-                            }
-                            _ => "this patcher does not resolve that relocation",
-                        };
-                        return Err(self.unsupported(r_type, &name, why));
-                    }
+                    _ => unreachable!("checked against SUPPORTED above"),
                 };
                 let block = match place {
                     Place::Code(_) => &mut linked.code,

@@ -1,0 +1,511 @@
+//! `polylink live-patch` on real processes nobody prepared: plain `gcc -O2` programs (PIE, no
+//! special flags), patched from C and NASM objects while they run, undone, and refused
+//! cleanly — each refusal leaving the process alive and its code as it was.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use polylink_tests::{Running, nasm, polylink, process, tool};
+
+/// A host that prints `v I COMPUTE(I)` every 20 ms: `compute` is reached with `i` kept in
+/// `rsi` across the call (gcc -O2's -fipa-ra), which a patch that calls printf must not
+/// disturb. Two files each have a local `step`, and `tiny` is 1 byte.
+const HOST: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+int scale = 3;
+static __attribute__((noinline)) long step(long x) { return x + 1; }
+long other_step(long x);
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+__attribute__((naked, noinline)) void tiny(void) { __asm__ volatile("ret"); }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (long i = 0;; i = step(i)) {
+        printf("v %ld %ld\n", i, compute(i));
+        usleep(other_step(19999));
+    }
+}
+"#;
+
+const HOST_OTHER: &str = r#"
+static __attribute__((noinline)) long step(long x) { return x + 1; }
+long other_step(long x) { return step(x); }
+"#;
+
+/// The patch: calls printf with a string literal, reads the host's `scale`.
+const PATCH: &str = r#"
+#include <stdio.h>
+extern int scale;
+long compute(long i) {
+    printf("patched: %s\n", "hello from the patch");
+    return i * 100 + scale;
+}
+"#;
+
+fn gcc(dir: &Path, args: &[&str]) {
+    tool("gcc").current_dir(dir).args(args).assert().success();
+}
+
+/// Builds the host in `dir` and starts it.
+fn start_host(dir: &Path) -> (Running, PathBuf) {
+    std::fs::write(dir.join("host.c"), HOST).unwrap();
+    std::fs::write(dir.join("other.c"), HOST_OTHER).unwrap();
+    gcc(dir, &["-O2", "host.c", "other.c", "-o", "host"]);
+    let exe = dir.join("host");
+    let mut host = Running::start(&mut process(&exe));
+    host.wait_for("from the host", Duration::from_secs(10), |l| {
+        l.starts_with("v 2 ")
+    });
+    (host, exe)
+}
+
+/// Compiles C source into an object in `dir`.
+fn object(dir: &Path, name: &str, source: &str) -> PathBuf {
+    std::fs::write(dir.join(format!("{name}.c")), source).unwrap();
+    gcc(
+        dir,
+        &[
+            "-O2",
+            "-c",
+            &format!("{name}.c"),
+            "-o",
+            &format!("{name}.o"),
+        ],
+    );
+    dir.join(format!("{name}.o"))
+}
+
+/// `v I R` as numbers.
+fn values(line: &str) -> Option<(i64, i64)> {
+    let mut words = line.strip_prefix("v ")?.split(' ');
+    Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+}
+
+/// Reads lines until one whose result `new` accepts; every `v` line before it must have the
+/// old or new result for its own `i`, and the `i`s must count up by one.
+fn wait_for_result(host: &mut Running, what: &str, old: fn(i64) -> i64, new: fn(i64) -> i64) {
+    let mut last: Option<i64> = None;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = host.wait_for(what, left, |l| l.starts_with("v "));
+        let (i, r) = values(&line).unwrap_or_else(|| panic!("not a result line: {line}"));
+        if let Some(last) = last {
+            assert_eq!(i, last + 1, "i jumped: {:#?}", host.seen);
+        }
+        last = Some(i);
+        assert!(
+            r == old(i) || r == new(i),
+            "{line}: neither result for i = {i}: {:#?}",
+            host.seen
+        );
+        if r == new(i) && new(i) != old(i) {
+            return;
+        }
+    }
+}
+
+/// The address of `name` in the running host: its value in the executable plus the load slide.
+fn address_of(pid: u32, exe: &Path, name: &str) -> u64 {
+    let out = tool("nm")
+        .arg(exe)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8_lossy(&out);
+    let value = text
+        .lines()
+        .find(|l| l.ends_with(&format!(" {name}")))
+        .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+        .unwrap_or_else(|| panic!("{name} not in nm's output"));
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let exe = exe.canonicalize().unwrap();
+    let base = maps
+        .lines()
+        .find(|l| l.ends_with(&*exe.to_string_lossy()))
+        .and_then(|l| u64::from_str_radix(l.split('-').next()?, 16).ok())
+        .unwrap();
+    base + value
+}
+
+fn read_code(pid: u32, address: u64, len: usize) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    let mut bytes = vec![0; len];
+    mem.read_exact_at(&mut bytes, address).unwrap();
+    bytes
+}
+
+#[test]
+fn a_c_patch_calls_printf_reads_a_global_and_is_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, exe) = start_host(dir.path());
+    let pid = host.pid();
+    let patch = object(dir.path(), "patch", PATCH);
+    let at = address_of(pid, &exe, "compute");
+    let before = read_code(pid, at, 16);
+
+    let out = polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&patch)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let said = String::from_utf8_lossy(&out);
+    for expected in [
+        "load slide",
+        "/host",
+        "libc.so.6",
+        "R_X86_64_PLT32 printf ->",
+        "R_X86_64_PC32 scale ->",
+        "through the thunk",
+        "old entry bytes:",
+        "threads stopped for",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in:\n{said}");
+    }
+    // The new values, with the right `i` beside them: the thunk kept rsi.
+    wait_for_result(&mut host, "patched", |i| 2 * i, |i| 100 * i + 3);
+    host.wait_for("from the patch's printf", Duration::from_secs(5), |l| {
+        l == "patched: hello from the patch"
+    });
+    let listed = polylink()
+        .args(["live-patch", "--pid", &pid.to_string(), "--list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&listed).starts_with("compute ("));
+
+    polylink()
+        .args(["live-patch", "--pid", &pid.to_string(), "--undo", "compute"])
+        .assert()
+        .success();
+    wait_for_result(&mut host, "undone", |i| 100 * i + 3, |i| 2 * i);
+    assert_eq!(
+        read_code(pid, at, 16),
+        before,
+        "undo restores the entry exactly"
+    );
+    let listed = polylink()
+        .args(["live-patch", "--pid", &pid.to_string(), "--list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(String::from_utf8_lossy(&listed).contains("no live patches"));
+}
+
+#[test]
+fn a_nasm_patch_and_a_second_patch_undo_to_the_true_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, exe) = start_host(dir.path());
+    let pid = host.pid();
+    let at = address_of(pid, &exe, "compute");
+    let before = read_code(pid, at, 16);
+    let asm = nasm(
+        dir.path(),
+        "patch",
+        "elf64",
+        r#"
+default rel
+extern printf
+global compute
+section .text
+compute:
+    push rbx
+    mov rbx, rdi
+    lea rdi, [rel msg]
+    xor eax, eax
+    call printf wrt ..plt
+    imul rax, rbx, 1000
+    pop rbx
+    ret
+section .rodata
+msg: db "nasm patch", 10, 0
+section .note.GNU-stack noalloc noexec nowrite progbits
+"#,
+    );
+    let json = polylink()
+        .args([
+            "live-patch",
+            "--json",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&asm)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["address"].as_u64(), Some(at));
+    assert_eq!(report["returns"], "int");
+    wait_for_result(&mut host, "from nasm", |i| 2 * i, |i| 1000 * i);
+    host.wait_for("the nasm patch's printf", Duration::from_secs(5), |l| {
+        l == "nasm patch"
+    });
+
+    // Patched again: the jump is replaced, and undo still goes back to the original.
+    let patch = object(dir.path(), "patch", PATCH);
+    polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "host:compute",
+        ])
+        .arg(&patch)
+        .assert()
+        .success();
+    wait_for_result(&mut host, "from C", |i| 1000 * i, |i| 100 * i + 3);
+    polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--undo",
+            "host:compute",
+        ])
+        .assert()
+        .success();
+    wait_for_result(&mut host, "undone", |i| 100 * i + 3, |i| 2 * i);
+    assert_eq!(read_code(pid, at, 16), before);
+}
+
+#[test]
+fn every_refusal_leaves_the_process_running_and_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, exe) = start_host(dir.path());
+    let pid = host.pid().to_string();
+    let at = address_of(host.pid(), &exe, "compute");
+    let before = read_code(host.pid(), at, 32);
+    let good = object(dir.path(), "patch", PATCH);
+    let misspelt = object(
+        dir.path(),
+        "misspelt",
+        "extern int scal; long compute(long i) { return i + scal; }",
+    );
+    let tls = object(
+        dir.path(),
+        "tls",
+        "extern __thread long counter; long compute(long i) { return i + counter; }",
+    );
+    let refusals: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--pid".into(),
+                "4194302".into(),
+                "--function".into(),
+                "compute".into(),
+                good.display().to_string(),
+            ],
+            "no such process: 4194302",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "computee".into(),
+                good.display().to_string(),
+            ],
+            "defines no function computee; did you mean compute?",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "tiny".into(),
+                good.display().to_string(),
+            ],
+            "shorter than the 5-byte jump",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "step".into(),
+                good.display().to_string(),
+            ],
+            "step is defined more than once",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "nosuch.so:compute".into(),
+                good.display().to_string(),
+            ],
+            "has no file nosuch.so loaded",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "compute".into(),
+                exe.display().to_string(),
+            ],
+            "is not a patch object: it is a shared object or PIE",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "compute".into(),
+                dir.path().display().to_string(),
+            ],
+            "is a directory",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "compute".into(),
+                misspelt.display().to_string(),
+            ],
+            "undefined symbol: scal: nothing in the process defines it\n>>> did you mean: scale",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "compute".into(),
+                tls.display().to_string(),
+            ],
+            "relocation R_X86_64_GOTTPOFF against counter is not supported: thread-local storage",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--function".into(),
+                "compute".into(),
+                "--entry".into(),
+                "nothere".into(),
+                good.display().to_string(),
+            ],
+            "has no function nothere to enter",
+        ),
+        (
+            vec![
+                "--pid".into(),
+                pid.clone(),
+                "--undo".into(),
+                "compute".into(),
+            ],
+            "has no live patch of compute",
+        ),
+    ];
+    for (args, expected) in refusals {
+        let output = polylink()
+            .arg("live-patch")
+            .args(&args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(expected),
+            "{args:?}: {expected:?} not in:\n{stderr}"
+        );
+        assert_eq!(
+            read_code(host.pid(), at, 32),
+            before,
+            "{args:?} changed the code"
+        );
+        // Still running, and printing the old results.
+        let line = host.wait_for("after a refusal", Duration::from_secs(5), |l| {
+            l.starts_with("v ")
+        });
+        let (i, r) = values(&line).unwrap();
+        assert_eq!(r, 2 * i, "{line}");
+    }
+}
+
+/// Four threads call `compute` without pause and check every result while it is patched and
+/// undone 200 times.
+#[test]
+fn four_busy_threads_see_only_old_or_new_results_across_200_patches() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("busy.c"),
+        r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int scale = 3;
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+static void *work(void *arg) {
+    for (long i = 0;; i++) {
+        long r = compute(i);
+        if (r != i * 2 && r != i * 100 + 3) { printf("BAD %ld %ld\n", i, r); fflush(stdout); abort(); }
+    }
+    return arg;
+}
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, work, NULL);
+    for (long n = 0;; n++) { printf("alive %ld\n", n); usleep(50000); }
+}
+"#,
+    )
+    .unwrap();
+    gcc(dir.path(), &["-O2", "busy.c", "-o", "busy", "-lpthread"]);
+    let patch = object(
+        dir.path(),
+        "quiet",
+        "extern int scale; long compute(long i) { return i * 100 + scale; }",
+    );
+    let mut host = Running::start(&mut process(dir.path().join("busy")));
+    host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
+    let pid = host.pid().to_string();
+    for round in 0..200 {
+        polylink()
+            .args(["live-patch", "--pid", &pid, "--function", "compute"])
+            .arg(&patch)
+            .assert()
+            .success();
+        polylink()
+            .args(["live-patch", "--pid", &pid, "--undo", "compute"])
+            .assert()
+            .success();
+        if round % 50 == 0 {
+            host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
+        }
+    }
+    let last = host.wait_for("alive at the end", Duration::from_secs(10), |l| {
+        l.starts_with("alive")
+    });
+    assert!(
+        !host.seen.iter().any(|l| l.starts_with("BAD")),
+        "{last}: {:#?}",
+        host.seen
+    );
+}
