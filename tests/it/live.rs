@@ -509,3 +509,54 @@ int main(void) {
         host.seen
     );
 }
+
+/// A program nobody here wrote: libc's `getpid`, in a running python3 that prints
+/// `os.getpid()`, is patched to return 4242, then undone.
+#[test]
+fn getpid_in_the_libc_of_a_running_python_is_patched_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
+    let mut python = process("python3");
+    python.args([
+        "-u",
+        "-c",
+        "import os, time\nwhile True:\n    print('pid', os.getpid(), flush=True)\n    time.sleep(0.02)",
+    ]);
+    let mut python = Running::start(&mut python);
+    let pid = python.pid();
+    let own = format!("pid {pid}");
+    python.wait_for("its own pid", Duration::from_secs(10), |l| l == own);
+    let out = polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "libc.so.6:getpid",
+        ])
+        .arg(&patch)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8_lossy(&out).contains("libc.so.6: at "),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    python.wait_for("the patched pid", Duration::from_secs(10), |l| {
+        l == "pid 4242"
+    });
+    polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--undo",
+            "libc.so.6:getpid",
+        ])
+        .assert()
+        .success();
+    python.wait_for("its own pid again", Duration::from_secs(10), |l| l == own);
+}
