@@ -560,3 +560,90 @@ fn getpid_in_the_libc_of_a_running_python_is_patched_and_undone() {
         .success();
     python.wait_for("its own pid again", Duration::from_secs(10), |l| l == own);
 }
+
+/// `--via got` swaps the executable's GOT cell for a libc function it calls, with no thread
+/// stopped, and undo puts the old pointer back; a function it does not call through its GOT is
+/// refused.
+#[test]
+fn a_got_cell_is_swapped_and_put_back() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("caller.c"),
+        r#"
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (long i = 0;; i++) { printf("pid %d %ld\n", getpid(), compute(i)); usleep(20000); }
+}
+"#,
+    )
+    .unwrap();
+    gcc(dir.path(), &["-O2", "caller.c", "-o", "caller"]);
+    let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
+    let mut host = Running::start(&mut process(dir.path().join("caller")));
+    let pid = host.pid();
+    let own = format!("pid {pid} ");
+    host.wait_for("its own pid", Duration::from_secs(10), |l| {
+        l.starts_with(&own)
+    });
+    let json = polylink()
+        .args([
+            "live-patch",
+            "--json",
+            "--via",
+            "got",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "getpid",
+        ])
+        .arg(&patch)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(report["via"], "got");
+    assert_eq!(report["thunk"], serde_json::Value::Null);
+    let cell = report["sites"][0].as_u64().unwrap();
+    assert_eq!(cell % 8, 0);
+    assert_eq!(
+        read_code(pid, cell, 8),
+        report["entry"].as_u64().unwrap().to_le_bytes()
+    );
+    host.wait_for("the patched pid", Duration::from_secs(10), |l| {
+        l.starts_with("pid 4242 ")
+    });
+    polylink()
+        .args(["live-patch", "--pid", &pid.to_string(), "--undo", "getpid"])
+        .assert()
+        .success();
+    host.wait_for("its own pid again", Duration::from_secs(10), |l| {
+        l.starts_with(&own)
+    });
+
+    let refused = polylink()
+        .args([
+            "live-patch",
+            "--via",
+            "got",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&patch)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let said = String::from_utf8_lossy(&refused);
+    assert!(said.contains("has no GOT cell for compute"), "{said}");
+    host.wait_for("still running", Duration::from_secs(5), |l| {
+        l.starts_with(&own)
+    });
+}

@@ -133,6 +133,10 @@ pub enum LiveError {
     },
     #[error("process {pid}: no `syscall` instruction found in its code, to run mmap with")]
     NoSyscall { pid: u32 },
+    #[error(
+        "{exe} (process {pid}) has no GOT cell for {name}: it does not call {name} through its GOT or PLT; patch its entry instead (without --via got)"
+    )]
+    NoGotCell { pid: u32, name: String, exe: String },
     #[error("this CPU has no XSAVE, which the register-keeping thunk needs; use --no-preserve")]
     NoXsave,
     #[error("could not assemble the thunk: {0}")]
@@ -241,6 +245,8 @@ pub struct Options {
     pub returns: Returns,
     /// Skip the code check (the user vouches for the bytes).
     pub unchecked: bool,
+    /// Swap the executable's GOT cell for the function instead of jumping at its entry.
+    pub via_got: bool,
 }
 
 /// A file of the process, with its load slide.
@@ -267,7 +273,12 @@ pub struct Report {
     pub thunk: Option<u64>,
     pub returns: Option<Returns>,
     pub resolved: Vec<Resolved>,
-    /// The entry bytes before (the function's own, or an earlier patch's jump) and after.
+    /// `entry` or `got`, and where the redirect was written: the function's entry, or each
+    /// GOT cell.
+    pub via: String,
+    pub sites: Vec<u64>,
+    /// The bytes there before (the function's own, an earlier patch's jump, or the cell's
+    /// pointer) and after, sites apart by ` | `.
     pub old_bytes: String,
     pub new_bytes: String,
     /// The thread count, and how long they were stopped for the jump, and for the mapping.
@@ -413,6 +424,7 @@ fn edit_distance(a: &[u8], b: &[u8]) -> usize {
 pub fn find_function<'i>(
     image: &'i Image,
     which: &str,
+    at_entry: bool,
 ) -> Result<(&'i Loaded, &'i Defined), LiveError> {
     let pid = image.pid;
     let (file, name) = match which.rsplit_once(':') {
@@ -450,7 +462,7 @@ pub fn find_function<'i>(
                     address: defined.address,
                 });
             }
-            if defined.size != 0 && defined.size < 5 {
+            if at_entry && defined.size != 0 && defined.size < 5 {
                 return Err(LiveError::TooShort {
                     name: which.to_owned(),
                     file: loaded.path.clone(),
@@ -683,15 +695,38 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
     let started = Instant::now();
     let pid = process_of(options.pid)?;
     let image = Image::read(pid)?;
-    let (file, function) = find_function(&image, &options.function)?;
+    let (file, function) = find_function(&image, &options.function, !options.via_got)?;
     let (file, function) = (file.path.clone(), function.clone());
     let mut record = Record::load(pid)?;
     let bytes = read_patch(&options.patch)?;
     let shown = options.patch.display().to_string();
     let object = PatchObject::parse(&shown, &bytes)?;
-    let xsave = match options.preserve {
+    // A call through the GOT is a call through the ABI: no caller keeps registers across it.
+    let xsave = match options.preserve && !options.via_got {
         true => Some(ptrace::xsave_size().ok_or(LiveError::NoXsave)?),
         false => None,
+    };
+    // Where the redirect goes: the entry's five bytes, or each GOT cell of the executable's
+    // for the function (8 bytes each).
+    let sites: Vec<(u64, usize)> = match options.via_got {
+        false => vec![(function.address, 5)],
+        true => {
+            let exe = image.files.iter().find(|f| f.executable);
+            let cells: Vec<(u64, usize)> = exe
+                .into_iter()
+                .flat_map(|f| f.got_cells.iter())
+                .filter(|(name, _)| *name == function.name)
+                .map(|&(_, cell)| (cell, 8))
+                .collect();
+            if cells.is_empty() || cells.iter().any(|(cell, _)| cell % 8 != 0) {
+                return Err(LiveError::NoGotCell {
+                    pid,
+                    name: function.name.clone(),
+                    exe: exe.map(|f| f.path.clone()).unwrap_or_default(),
+                });
+            }
+            cells
+        }
     };
     let thunk_len = match xsave {
         Some(size) => {
@@ -707,20 +742,20 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         .clone()
         .unwrap_or_else(|| function.name.clone());
     // Whatever was patched before, undo goes back to the true original.
-    let earlier = record
-        .patches
-        .iter()
-        .position(|p| p.address == function.address);
-    let current = read_mem(&mem, pid, function.address, 5)?;
-    if let Some(i) = earlier
-        && current != record.patches[i].written
-    {
-        return Err(LiveError::Changed {
-            pid,
-            name: options.function.clone(),
-            found: hex(&current),
-            written: hex(&record.patches[i].written),
-        });
+    let mut current = Vec::new();
+    for &(site, len) in &sites {
+        let now = read_mem(&mem, pid, site, len)?;
+        if let Some(earlier) = record.patches.iter().find(|p| p.address == site)
+            && now != earlier.written
+        {
+            return Err(LiveError::Changed {
+                pid,
+                name: options.function.clone(),
+                found: hex(&now),
+                written: hex(&earlier.written),
+            });
+        }
+        current.push(now);
     }
     let syscall = image
         .syscall_instruction(&mem)
@@ -734,7 +769,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
             &mut stopped,
             &image,
             syscall,
-            function.address,
+            sites[0].0,
             code_len as u64,
             data_len as u64,
         )?
@@ -752,7 +787,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         &plan,
         &mem,
         syscall,
-        &function,
+        &sites,
         &entry_name,
         code_base,
         data_base,
@@ -765,23 +800,27 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
             return Err(e);
         }
     };
-    let (original, mut all_blocks) = match earlier {
-        Some(i) => {
-            let p = record.patches.remove(i);
-            (p.original, p.blocks)
-        }
-        None => (current.clone(), Vec::new()),
-    };
-    all_blocks.extend(blocks.iter().copied());
-    record.patches.push(Patched {
-        function: options.function.clone(),
-        file: file.clone(),
-        address: function.address,
-        original,
-        written: new_bytes.to_vec(),
-        patch: shown,
-        blocks: all_blocks,
-    });
+    for ((&(site, _), now), written) in sites.iter().zip(&current).zip(&new_bytes) {
+        let (original, mut all_blocks) = match record.patches.iter().position(|p| p.address == site)
+        {
+            Some(i) => {
+                let p = record.patches.remove(i);
+                (p.original, p.blocks)
+            }
+            None => (now.clone(), Vec::new()),
+        };
+        all_blocks.extend(blocks.iter().copied());
+        record.patches.push(Patched {
+            function: options.function.clone(),
+            file: file.clone(),
+            address: site,
+            original,
+            written: written.clone(),
+            patch: shown.clone(),
+            blocks: all_blocks,
+            via: if options.via_got { "got" } else { "entry" }.into(),
+        });
+    }
     record.save()?;
     let mut used: Vec<&str> = vec![file.as_str()];
     for r in &linked.resolved {
@@ -809,8 +848,18 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         thunk: thunk_at,
         returns: xsave.map(|_| options.returns),
         resolved: linked.resolved,
-        old_bytes: hex(&current),
-        new_bytes: hex(&new_bytes),
+        via: if options.via_got { "got" } else { "entry" }.into(),
+        sites: sites.iter().map(|(site, _)| *site).collect(),
+        old_bytes: current
+            .iter()
+            .map(|b| hex(b))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        new_bytes: new_bytes
+            .iter()
+            .map(|b| hex(b))
+            .collect::<Vec<_>>()
+            .join(" | "),
         threads,
         pause_us: pause.as_secs_f64() * 1e6,
         map_pause_us: map_pause.as_secs_f64() * 1e6,
@@ -818,7 +867,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
     })
 }
 
-type Installed = (link::Linked, Option<u64>, [u8; 5], Duration, usize);
+type Installed = (link::Linked, Option<u64>, Vec<Vec<u8>>, Duration, usize);
 
 /// Links, checks and writes the patch into its blocks, then redirects the function.
 #[allow(clippy::too_many_arguments)]
@@ -829,7 +878,7 @@ fn install(
     plan: &link::Plan,
     mem: &File,
     _syscall: u64,
-    function: &Defined,
+    sites: &[(u64, usize)],
     entry_name: &str,
     code_base: u64,
     data_base: Option<u64>,
@@ -852,10 +901,9 @@ fn install(
     if !options.unchecked {
         polylink_exec::check_named_functions(&linked.code, &linked.functions)?;
     }
-    let mut allowed = vec![
-        code_base..code_base + linked.code.len() as u64,
-        function.address..function.address + 5,
-    ];
+    let mut allowed: Vec<std::ops::Range<u64>> =
+        sites.iter().map(|&(site, len)| site..site + len as u64).collect();
+    allowed.push(code_base..code_base + linked.code.len() as u64);
     if let Some(data) = data_base {
         allowed.push(data..data + linked.data.len() as u64);
     }
@@ -867,57 +915,101 @@ fn install(
         write_mem(mem, pid, &allowed, data, &linked.data)?;
     }
     let target = thunk_at.unwrap_or(linked.entry);
-    let new_bytes = jump(function.address, target).ok_or_else(|| LiveError::NoRoom {
+    if options.via_got {
+        // An aligned 8-byte store per cell, with no thread stopped: a caller reads the old
+        // pointer or the new one.
+        let new = target.to_le_bytes().to_vec();
+        let started = Instant::now();
+        for &(cell, _) in sites {
+            write_mem(mem, pid, &allowed, cell, &new)?;
+        }
+        let threads = ptrace::task_ids(pid).map_or(0, |t| t.len());
+        return Ok((
+            linked,
+            thunk_at,
+            vec![new; sites.len()],
+            started.elapsed(),
+            threads,
+        ));
+    }
+    let entry = sites[0].0;
+    let new_bytes = jump(entry, target).ok_or_else(|| LiveError::NoRoom {
         pid,
         len: 0,
-        near: function.address,
+        near: entry,
         why: format!("the patch at {target:#x} is out of a jump's reach"),
     })?;
     let mut stopped = Stopped::all(pid)?;
     let since = stopped.since;
     let threads = stopped.tids().count();
-    clear_entry(&mut stopped, function.address, &options.function)?;
-    write_mem(mem, pid, &allowed, function.address, &new_bytes)?;
+    clear_entry(&mut stopped, entry, &options.function)?;
+    write_mem(mem, pid, &allowed, entry, &new_bytes)?;
     drop(stopped);
-    Ok((linked, thunk_at, new_bytes, since.elapsed(), threads))
+    Ok((
+        linked,
+        thunk_at,
+        vec![new_bytes.to_vec()],
+        since.elapsed(),
+        threads,
+    ))
 }
 
-/// Puts back the original bytes of `function` in process `pid`.
+/// Puts back the original bytes of `function` in process `pid`: its entry (with every thread
+/// stopped), or each GOT cell swapped for it (without).
 pub fn undo(pid: u32, function: &str) -> Result<Undone, LiveError> {
     let started = Instant::now();
     let pid = process_of(pid)?;
     let mut record = Record::load(pid)?;
-    let Some(i) = record.patches.iter().position(|p| p.function == function) else {
+    let patched: Vec<Patched> = record
+        .patches
+        .iter()
+        .filter(|p| p.function == function)
+        .cloned()
+        .collect();
+    if patched.is_empty() {
         return Err(LiveError::NotPatched {
             pid,
             name: function.to_owned(),
             patched: record.patches.iter().map(|p| p.function.clone()).collect(),
         });
-    };
-    let patched = record.patches[i].clone();
-    let mem = open_mem(pid)?;
-    let current = read_mem(&mem, pid, patched.address, patched.written.len())?;
-    if current != patched.written {
-        return Err(LiveError::Changed {
-            pid,
-            name: function.to_owned(),
-            found: hex(&current),
-            written: hex(&patched.written),
-        });
     }
-    let stopped = Stopped::all(pid)?;
-    let since = stopped.since;
-    let entry = patched.address..patched.address + patched.original.len() as u64;
-    write_mem(&mem, pid, &[entry], patched.address, &patched.original)?;
-    drop(stopped);
-    let pause = since.elapsed();
-    record.patches.remove(i);
+    let mem = open_mem(pid)?;
+    for p in &patched {
+        let current = read_mem(&mem, pid, p.address, p.written.len())?;
+        if current != p.written {
+            return Err(LiveError::Changed {
+                pid,
+                name: function.to_owned(),
+                found: hex(&current),
+                written: hex(&p.written),
+            });
+        }
+    }
+    let mut pause = Duration::ZERO;
+    for p in &patched {
+        let range = p.address..p.address + p.original.len() as u64;
+        let site = std::slice::from_ref(&range);
+        if p.via == "got" {
+            write_mem(&mem, pid, site, p.address, &p.original)?;
+            continue;
+        }
+        let stopped = Stopped::all(pid)?;
+        let since = stopped.since;
+        write_mem(&mem, pid, site, p.address, &p.original)?;
+        drop(stopped);
+        pause += since.elapsed();
+    }
+    record.patches.retain(|p| p.function != function);
     record.save()?;
     Ok(Undone {
         pid,
         function: function.to_owned(),
-        address: patched.address,
-        restored: hex(&patched.original),
+        address: patched[0].address,
+        restored: patched
+            .iter()
+            .map(|p| hex(&p.original))
+            .collect::<Vec<_>>()
+            .join(" | "),
         pause_us: pause.as_secs_f64() * 1e6,
         total_us: started.elapsed().as_secs_f64() * 1e6,
     })

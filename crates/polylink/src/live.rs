@@ -33,6 +33,11 @@ pub struct LivePatchArgs {
     /// float-pair or void
     #[arg(long, default_value = "int", value_name = "KIND")]
     returns: Returns,
+    /// How to redirect the function: `entry` writes a jump over its first five bytes with every
+    /// thread stopped; `got` swaps the executable's GOT cell for it (a function the program
+    /// calls through its GOT or PLT, such as a libc function), with no thread stopped
+    #[arg(long, default_value = "entry", value_parser = ["entry", "got"])]
+    via: String,
     /// Put back the original bytes of function NAME
     #[arg(long, value_name = "NAME", conflicts_with = "list")]
     undo: Option<String>,
@@ -60,9 +65,10 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         for p in &record.patches {
             writeln!(
                 out,
-                "{} ({}, at {:#x}): {} -> {} from {}",
+                "{} ({}, {} at {:#x}): {} -> {} from {}",
                 p.function,
                 p.file,
+                if p.via == "got" { "GOT cell" } else { "entry" },
                 p.address,
                 hex(&p.original),
                 hex(&p.written),
@@ -100,6 +106,7 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         preserve: !args.no_preserve,
         returns: args.returns,
         unchecked: args.check.unchecked,
+        via_got: args.via == "got",
     })?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -145,6 +152,25 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
             report.entry
         )?,
         _ => writeln!(out, "entry {:#x}, entered directly", report.entry)?,
+    }
+    if report.via == "got" {
+        let cells: Vec<String> = report.sites.iter().map(|c| format!("{c:#x}")).collect();
+        writeln!(
+            out,
+            "GOT cell {}: {} -> {}",
+            cells.join(", "),
+            report.old_bytes,
+            report.new_bytes
+        )?;
+        writeln!(
+            out,
+            "swapped in {:.1} us with none of the {} threads stopped ({:.1} us stopped to map the patch); {:.2} ms in all",
+            report.pause_us,
+            report.threads,
+            report.map_pause_us,
+            report.total_us / 1e3
+        )?;
+        return Ok(ExitCode::SUCCESS);
     }
     writeln!(out, "old entry bytes: {}", report.old_bytes)?;
     writeln!(out, "new entry bytes: {} (jmp)", report.new_bytes)?;

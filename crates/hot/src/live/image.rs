@@ -30,6 +30,9 @@ pub struct Loaded {
     pub symbols: Vec<Defined>,
     /// Its executable mappings.
     pub code: Vec<std::ops::Range<u64>>,
+    /// Its GOT cells that the dynamic linker fills with a symbol's address (R_X86_64_JUMP_SLOT
+    /// in `.got.plt`, R_X86_64_GLOB_DAT in `.got`): the symbol's name and the cell's address.
+    pub got_cells: Vec<(String, u64)>,
 }
 
 /// A symbol that defines something in the live image.
@@ -230,6 +233,28 @@ impl Loaded {
             read_table(&file, &data, elf::SHT_SYMTAB, bias, &mut symbols);
         }
         read_table(&file, &data, elf::SHT_DYNSYM, bias, &mut symbols);
+        let mut got_cells = Vec::new();
+        if let (Some(relocations), Some(dynamic)) =
+            (file.dynamic_relocations(), file.dynamic_symbol_table())
+        {
+            use object::{ObjectSymbol as _, ObjectSymbolTable as _};
+            for (offset, relocation) in relocations {
+                let object::RelocationFlags::Elf { r_type } = relocation.flags() else {
+                    continue;
+                };
+                let object::RelocationTarget::Symbol(index) = relocation.target() else {
+                    continue;
+                };
+                if !matches!(r_type, elf::R_X86_64_JUMP_SLOT | elf::R_X86_64_GLOB_DAT) {
+                    continue;
+                }
+                if let Ok(symbol) = dynamic.symbol_by_index(index)
+                    && let Ok(name) = symbol.name()
+                {
+                    got_cells.push((name.to_owned(), offset.wrapping_add(bias)));
+                }
+            }
+        }
         let code = mappings
             .iter()
             .filter(|m| m.perms.contains('x'))
@@ -241,6 +266,7 @@ impl Loaded {
             executable,
             symbols,
             code,
+            got_cells,
         }))
     }
 }

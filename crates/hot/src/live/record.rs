@@ -26,6 +26,14 @@ pub struct Patched {
     /// The blocks mapped for patches of this function: start and length. They stay mapped
     /// after an undo (an old frame may still run them).
     pub blocks: Vec<(u64, u64)>,
+    /// How: `entry` (a jump over the first bytes at `address`) or `got` (the GOT cell at
+    /// `address`, swapped without stopping a thread).
+    #[serde(default = "entry")]
+    pub via: String,
+}
+
+fn entry() -> String {
+    "entry".into()
 }
 
 /// Every patch in force in one process.
