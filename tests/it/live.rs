@@ -647,3 +647,62 @@ int main(void) {
         l.starts_with(&own)
     });
 }
+
+/// A Rust program built with cargo, whose `#[inline(never)] extern "C" fn compute` is patched
+/// from a C object and undone.
+#[test]
+fn a_rust_program_is_patched_from_a_c_object() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        "[package]\nname = \"rusthost\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/main.rs"),
+        r#"
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn compute(i: i64) -> i64 {
+    i * 2
+}
+
+fn main() {
+    for i in 0.. {
+        println!("v {i} {}", compute(std::hint::black_box(i)));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+"#,
+    )
+    .unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    tool(&cargo)
+        .current_dir(dir.path())
+        .env("CARGO_TARGET_DIR", dir.path().join("target"))
+        .args(["build", "--release", "--quiet", "--offline"])
+        .assert()
+        .success();
+    let patch = object(
+        dir.path(),
+        "patch",
+        "long compute(long i) { return i * 1000; }",
+    );
+    let mut host = Running::start(&mut process(dir.path().join("target/release/rusthost")));
+    host.wait_for("from the Rust host", Duration::from_secs(10), |l| {
+        l.starts_with("v 2 ")
+    });
+    let pid = host.pid().to_string();
+    polylink()
+        .args(["live-patch", "--pid", &pid, "--function", "compute"])
+        .arg(&patch)
+        .assert()
+        .success();
+    wait_for_result(&mut host, "patched", |i| 2 * i, |i| 1000 * i);
+    polylink()
+        .args(["live-patch", "--pid", &pid, "--undo", "compute"])
+        .assert()
+        .success();
+    wait_for_result(&mut host, "undone", |i| 1000 * i, |i| 2 * i);
+}

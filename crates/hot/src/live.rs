@@ -901,8 +901,10 @@ fn install(
     if !options.unchecked {
         polylink_exec::check_named_functions(&linked.code, &linked.functions)?;
     }
-    let mut allowed: Vec<std::ops::Range<u64>> =
-        sites.iter().map(|&(site, len)| site..site + len as u64).collect();
+    let mut allowed: Vec<std::ops::Range<u64>> = sites
+        .iter()
+        .map(|&(site, len)| site..site + len as u64)
+        .collect();
     allowed.push(code_base..code_base + linked.code.len() as u64);
     if let Some(data) = data_base {
         allowed.push(data..data + linked.data.len() as u64);
