@@ -11,6 +11,7 @@ pub mod header;
 pub mod hot_reload;
 pub mod link_demo;
 pub mod link_speed;
+pub mod live_speed;
 pub mod manifest;
 pub mod nm_speed;
 pub mod plan;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
-use xtask::{Ctx, build, compare, header, hot_reload, link_demo, link_speed, nm_speed};
+use xtask::{Ctx, build, compare, header, hot_reload, link_demo, link_speed, live_speed, nm_speed};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -81,6 +81,13 @@ enum Task {
         #[arg(long, default_value_t = 21, value_parser = clap::value_parser!(u16).range(1..))]
         rounds: u16,
     },
+    /// Time `polylink live-patch` on a running program: the whole command and the pause, at
+    /// the entry and through the GOT (medians and maxima)
+    LiveSpeed {
+        /// Rounds of each way
+        #[arg(long, default_value_t = 31, value_parser = clap::value_parser!(u16).range(1..))]
+        rounds: u16,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +121,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Task::HotReload { demo, dir } => hot_reload::run(&ctx, &hot_reload::Options { demo, dir })?,
         Task::LinkDemo => return link_demo::task(&ctx),
         Task::LinkSpeed { rounds } => link_speed::task(&ctx, rounds.into())?,
+        Task::LiveSpeed { rounds } => live_speed::task(&ctx, rounds.into())?,
     }
     Ok(ExitCode::SUCCESS)
 }

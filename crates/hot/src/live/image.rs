@@ -215,8 +215,14 @@ impl Loaded {
                 path: path.to_owned(),
             });
         }
-        let data = std::fs::read(&source)
+        let file = std::fs::File::open(&source)
             .map_err(|cause| LiveError::from_proc(pid, &format!("read {path}"), cause))?;
+        // SAFETY: the mapping is only read, and only while this function runs. The file is
+        // one a running process maps; were it rewritten meanwhile, we would read wrong
+        // numbers, which every use below bounds-checks (object's parsers), not undefined
+        // memory: the pages stay mapped.
+        let data = unsafe { memmap2::Mmap::map(&file) }
+            .map_err(|cause| LiveError::from_proc(pid, &format!("map {path}"), cause))?;
         let Ok(file) = ElfFile64::<Endianness>::parse(&*data) else {
             return Ok(None);
         };
