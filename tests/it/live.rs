@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use polylink_tests::{Running, nasm, polylink, process, tool};
+use polylink_tests::{Running, nasm, polylink, process, tool, xtask};
 
 /// A host that prints `v I COMPUTE(I)` every 20 ms: `compute` is reached with `i` kept in
 /// `rsi` across the call (gcc -O2's -fipa-ra), which a patch that calls printf must not
@@ -705,4 +705,37 @@ fn main() {
         .assert()
         .success();
     wait_for_result(&mut host, "undone", |i| 1000 * i, |i| 2 * i);
+}
+
+/// `cargo xtask live-speed` patches a running program both ways and prints a median and a
+/// slowest time for each row. (The times are figures for the machine, not a test.)
+#[test]
+fn live_speed_prints_every_row() {
+    let output = xtask()
+        .args(["live-speed", "--rounds", "2"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let stdout = String::from_utf8_lossy(&output);
+    for row in [
+        "entry: total, command to new code",
+        "entry: threads stopped for the jump",
+        "--via got: total, command to new code",
+        "--via got: the cell's swap (none stopped)",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(row))
+            .unwrap_or_else(|| panic!("no row {row:?} in:\n{stdout}"));
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert!(
+            numbers.len() >= 2 && numbers[0] > 0.0 && numbers[1] >= numbers[0],
+            "{line}"
+        );
+    }
 }
