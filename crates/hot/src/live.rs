@@ -1017,6 +1017,35 @@ pub fn undo(pid: u32, function: &str) -> Result<Undone, LiveError> {
     })
 }
 
+/// The door for the fuzz targets: a patch object's bytes parsed, laid out and linked against
+/// an empty image at fixed addresses (every undefined symbol then fails to resolve, as it
+/// should), writing nothing anywhere.
+pub mod fuzzing {
+    use super::{Image, link::PatchObject};
+
+    /// Parses, plans and links `bytes` as a patch object whose entry is `entry`.
+    pub fn link_object(bytes: &[u8], entry: &str) {
+        let image = Image {
+            pid: 0,
+            files: Vec::new(),
+            maps: Vec::new(),
+        };
+        let Ok(object) = PatchObject::parse("fuzz.o", bytes) else {
+            return;
+        };
+        let Ok(plan) = object.plan(64, &image) else {
+            return;
+        };
+        let (code, data) = plan.sizes();
+        // Sizes come from section headers: a huge claim is refused here, as mmap would refuse
+        // it in a real process.
+        if code > 1 << 24 || data > 1 << 24 {
+            return;
+        }
+        let _ = object.link(&plan, 0x5555_0000_0000, 0x5555_1000_0000, entry, &image);
+    }
+}
+
 /// The live patches in force in process `pid`.
 pub fn list(pid: u32) -> Result<Record, LiveError> {
     Record::load(process_of(pid)?)

@@ -77,6 +77,9 @@ pub struct Linked {
     pub resolved: Vec<Resolved>,
 }
 
+/// The largest block a patch may need (code, or data): 1 GiB.
+const MAX_BLOCK: usize = 1 << 30;
+
 /// The relocations resolved.
 const SUPPORTED: [elf::RelocationType; 9] = [
     elf::R_X86_64_64,
@@ -178,6 +181,26 @@ impl<'d> PatchObject<'d> {
             commons: BTreeMap::new(),
         };
         let align = |at: usize, to: u64| at.next_multiple_of(to.clamp(1, 4096) as usize);
+        // Sizes come from headers: each is bounded first, so that their sum cannot overflow,
+        // and the sum after.
+        let too_large = |what: String, size: u64| LiveError::NotRelocatable {
+            path: self.path.clone(),
+            why: format!("{what} claims {size} bytes; a patch may hold {MAX_BLOCK} in each block"),
+        };
+        for section in self.file.sections().filter(Self::laid_out) {
+            if section.size() > MAX_BLOCK as u64 {
+                let name = section.name().unwrap_or("a section").to_owned();
+                return Err(too_large(name, section.size()));
+            }
+        }
+        for symbol in self.file.symbols() {
+            if let SymbolSection::Common = symbol.section()
+                && symbol.size() > MAX_BLOCK as u64
+            {
+                let name = symbol.name().unwrap_or("a common symbol").to_owned();
+                return Err(too_large(name, symbol.size()));
+            }
+        }
         // Code first, then read-only data, in the code block; data then bss in the other.
         let mut read_only = Vec::new();
         let mut bss = Vec::new();
@@ -257,6 +280,14 @@ impl<'d> PatchObject<'d> {
                 plan.data_len += symbol.size() as usize;
             }
         }
+        for (block, len) in [
+            ("its code block", plan.code_len),
+            ("its data block", plan.data_len),
+        ] {
+            if len > MAX_BLOCK {
+                return Err(too_large(block.to_owned(), len as u64));
+            }
+        }
         Ok(plan)
     }
 
@@ -308,7 +339,7 @@ impl<'d> PatchObject<'d> {
                     let end = match (*size, starts.get(i + 1)) {
                         (0, Some((next, ..))) => *next,
                         (0, None) => bytes.len() as u64,
-                        (size, _) => start + size,
+                        (size, _) => start.saturating_add(size),
                     };
                     let end = end.min(bytes.len() as u64);
                     if *start < end {
@@ -329,11 +360,14 @@ impl<'d> PatchObject<'d> {
         };
         let place = plan.places.get(&section.0).copied();
         match place {
+            // The entry must be code of the patch, inside its section, where the check reads.
             Some(Place::Code(at))
-                if self.file.section_by_index(section).map(|s| s.kind())
-                    == Ok(SectionKind::Text) =>
+                if self
+                    .file
+                    .section_by_index(section)
+                    .is_ok_and(|s| s.kind() == SectionKind::Text && value < s.size()) =>
             {
-                linked.entry = code_base + (at as u64) + value;
+                linked.entry = (code_base + at as u64).wrapping_add(value);
             }
             _ => {
                 return Err(LiveError::NoEntry {
@@ -371,7 +405,7 @@ impl<'d> PatchObject<'d> {
                         _ => name,
                     };
                     return Ok((
-                        address_of_place(place) + symbol.address(),
+                        address_of_place(place).wrapping_add(symbol.address()),
                         shown,
                         "the patch".into(),
                         false,
@@ -427,7 +461,7 @@ impl<'d> PatchObject<'d> {
                 }
                 let (s, name, from, function) = symbol_address(target)?;
                 let a = relocation.addend();
-                let p = base + offset;
+                let p = base.wrapping_add(offset);
                 let kind = relocation_name(r_type);
                 let mut via = "direct";
                 let (value, width): (u64, usize) = match r_type {
@@ -498,9 +532,12 @@ impl<'d> PatchObject<'d> {
                     Place::Data(_) => &mut linked.data,
                 };
                 let at = match place {
-                    Place::Code(at) | Place::Data(at) => at + offset as usize,
+                    Place::Code(at) | Place::Data(at) => usize::try_from(offset)
+                        .ok()
+                        .and_then(|offset| at.checked_add(offset)),
                 };
-                let Some(field) = block.get_mut(at..at + width) else {
+                let Some(field) = at.and_then(|at| block.get_mut(at..at.checked_add(width)?))
+                else {
                     return Err(self.unsupported(
                         r_type,
                         &name,
