@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use polylink_tests::{Command, build, polylink, process, tool};
+use polylink_tests::{Command, build, native_libs, polylink, process, tool};
 
 /// The Rust source of library `name`: two C functions that print, catch a panic at their
 /// boundary, spawn a thread, use a HashMap and a thread-local, allocate, and read the program's
@@ -124,16 +124,6 @@ fn libraries(dir: &Path, lto: bool) -> Vec<PathBuf> {
         .collect()
 }
 
-const NATIVE: [&str; 7] = [
-    "-lgcc_s",
-    "-lutil",
-    "-lrt",
-    "-lpthread",
-    "-lm",
-    "-ldl",
-    "-lc",
-];
-
 fn isolate(input: &Path) -> PathBuf {
     let output = input.with_file_name(format!(
         "{}-isolated.a",
@@ -154,7 +144,7 @@ fn link_and_run(dir: &Path, driver: &str, libs: &[PathBuf]) {
     tool(driver)
         .args(["-o", "prog", "main.o"])
         .args(libs)
-        .args(NATIVE)
+        .args(native_libs())
         .current_dir(dir)
         .assert()
         .success();
@@ -188,7 +178,7 @@ fn three_lto_staticlibs_collide_naively_and_link_isolated() {
         "main.o".into(),
     ];
     naive.extend(libs.iter().map(|l| l.display().to_string()));
-    naive.extend(NATIVE.map(String::from));
+    naive.extend(native_libs().into_iter().map(String::from));
     let doctor = polylink()
         .args(["link", "--json", "--"])
         .args(&naive)
@@ -295,7 +285,7 @@ fn the_project_library_isolated_gives_the_same_program() {
         .arg(dir.path().join("c-main"))
         .args(&objects)
         .arg(&isolated)
-        .args(NATIVE)
+        .args(native_libs())
         .assert()
         .success();
     use std::os::unix::process::CommandExt;
@@ -400,7 +390,7 @@ fn two_isolated_libraries_exporting_one_symbol_are_a_duplicate_definition() {
         .args(["link", "--json", "--", "gcc", "-o", "p", "m.o"])
         .arg(&one)
         .arg(&two)
-        .args(NATIVE)
+        .args(native_libs())
         .current_dir(d)
         .assert()
         .code(1);

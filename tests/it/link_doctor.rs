@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use polylink_tests::{build, polylink, tool};
+use polylink_tests::{build, native_libs, polylink, tool};
 use serde_json::Value;
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -342,25 +342,9 @@ fn a_rust_function_without_no_mangle_is_named() {
         "long sum8(long, long, long, long, long, long, long, long);\nint main(void) { return (int)sum8(1, 2, 3, 4, 5, 6, 7, 8); }\n",
     );
     make(dir.path(), "gcc", &["-c", "c.c", "-o", "c.o"]);
-    let v = check(
-        dir.path(),
-        &[
-            "gcc",
-            "-o",
-            "p",
-            "c.o",
-            &lib,
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ],
-        "missing-no-mangle",
-        false,
-    );
+    let mut command = vec!["gcc", "-o", "p", "c.o", &lib];
+    command.extend(native_libs());
+    let v = check(dir.path(), &command, "missing-no-mangle", false);
     assert!(v.to_string().contains("polylink::sum8"), "{v:#}");
 }
 
@@ -381,21 +365,8 @@ fn project_inputs() -> [String; 3] {
 fn the_project_link_in_the_wrong_order_gets_a_command_that_links() {
     let [lib, main, tour] = project_inputs();
     let dir = tempfile::tempdir().unwrap();
-    let command = [
-        "cc",
-        "-o",
-        "c-main",
-        &lib,
-        &main,
-        &tour,
-        "-lgcc_s",
-        "-lutil",
-        "-lrt",
-        "-lpthread",
-        "-lm",
-        "-ldl",
-        "-lc",
-    ];
+    let mut command = vec!["cc", "-o", "c-main", &lib, &main, &tour];
+    command.extend(native_libs());
     let v = check(dir.path(), &command, "link-order", false);
     let fixed: Vec<&str> = v["fixed"]
         .as_array()
@@ -403,24 +374,9 @@ fn the_project_link_in_the_wrong_order_gets_a_command_that_links() {
         .iter()
         .map(|w| w.as_str().unwrap())
         .collect();
-    assert_eq!(
-        fixed,
-        [
-            "cc",
-            "-o",
-            "c-main",
-            &main,
-            &tour,
-            &lib,
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc"
-        ]
-    );
+    let mut expected = vec!["cc", "-o", "c-main", &main, &tour, &lib];
+    expected.extend(native_libs());
+    assert_eq!(fixed, expected);
     let text = polylink()
         .args(["link", "--"])
         .args(command)
@@ -512,26 +468,9 @@ fn two_rust_staticlibs_with_their_own_std_are_named() {
         "int a_fn(int); int b_fn(int); int main(void) { return a_fn(1) + b_fn(2); }",
     );
     make(d, "gcc", &["-c", "m.c", "-o", "m.o"]);
-    let v = check(
-        d,
-        &[
-            "gcc",
-            "-o",
-            "p",
-            "m.o",
-            "liba_rs.a",
-            "libb_rs.a",
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ],
-        "duplicate-rust-runtime",
-        false,
-    );
+    let mut command = vec!["gcc", "-o", "p", "m.o", "liba_rs.a", "libb_rs.a"];
+    command.extend(native_libs());
+    let v = check(d, &command, "duplicate-rust-runtime", false);
     assert!(v.to_string().contains("rust_eh_personality"), "{v:#}");
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use polylink_tests::{build, polylink, tool};
+use polylink_tests::{build, native_libs, polylink, tool};
 
 /// Compiles `source` (C, or C++ when `name` ends in .cpp) into `dir/name.o`.
 fn compile(dir: &Path, name: &str, source: &str, extra: &[&str]) {
@@ -321,18 +321,7 @@ fn a_rust_staticlib_line_with_its_native_libraries_is_replayed() {
         .to_string();
     let dir = tempfile::tempdir().unwrap();
     let mut line = vec![obj("c-main.o"), obj("tour.o"), lib];
-    line.extend(
-        [
-            "-lgcc_s",
-            "-lutil",
-            "-lrt",
-            "-lpthread",
-            "-lm",
-            "-ldl",
-            "-lc",
-        ]
-        .map(String::from),
-    );
+    line.extend(native_libs().into_iter().map(String::from));
     let words: Vec<&str> = line.iter().map(String::as_str).collect();
     assert!(same_verdict(
         dir.path(),

@@ -59,6 +59,19 @@ fn start_host(dir: &Path) -> (Running, PathBuf) {
     (host, exe)
 }
 
+/// `polylink live-patch --pid PID ARGS…`, which must succeed; what it printed.
+fn live_ok(pid: impl std::fmt::Display, args: &[&str]) -> String {
+    let output = polylink()
+        .args(["live-patch", "--pid", &pid.to_string()])
+        .args(args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(output).unwrap()
+}
+
 /// Compiles C source into an object in `dir`.
 fn object(dir: &Path, name: &str, source: &str) -> PathBuf {
     std::fs::write(dir.join(format!("{name}.c")), source).unwrap();
@@ -147,21 +160,8 @@ fn a_c_patch_calls_printf_reads_a_global_and_is_undone() {
     let at = address_of(pid, &exe, "compute");
     let before = read_code(pid, at, 16);
 
-    let out = polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            "compute",
-        ])
-        .arg(&patch)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let said = String::from_utf8_lossy(&out);
+    let out = live_ok(pid, &["--function", "compute", patch.to_str().unwrap()]);
+    let said = &out;
     for expected in [
         "load slide",
         "/host",
@@ -179,33 +179,18 @@ fn a_c_patch_calls_printf_reads_a_global_and_is_undone() {
     host.wait_for("from the patch's printf", Duration::from_secs(5), |l| {
         l == "patched: hello from the patch"
     });
-    let listed = polylink()
-        .args(["live-patch", "--pid", &pid.to_string(), "--list"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert!(String::from_utf8_lossy(&listed).starts_with("compute ("));
+    let listed = live_ok(pid, &["--list"]);
+    assert!(listed.starts_with("compute ("));
 
-    polylink()
-        .args(["live-patch", "--pid", &pid.to_string(), "--undo", "compute"])
-        .assert()
-        .success();
+    live_ok(pid, &["--undo", "compute"]);
     wait_for_result(&mut host, "undone", |i| 100 * i + 3, |i| 2 * i);
     assert_eq!(
         read_code(pid, at, 16),
         before,
         "undo restores the entry exactly"
     );
-    let listed = polylink()
-        .args(["live-patch", "--pid", &pid.to_string(), "--list"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert!(String::from_utf8_lossy(&listed).contains("no live patches"));
+    let listed = live_ok(pid, &["--list"]);
+    assert!(listed.contains("no live patches"));
 }
 
 #[test]
@@ -238,22 +223,11 @@ msg: db "nasm patch", 10, 0
 section .note.GNU-stack noalloc noexec nowrite progbits
 "#,
     );
-    let json = polylink()
-        .args([
-            "live-patch",
-            "--json",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            "compute",
-        ])
-        .arg(&asm)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let json = live_ok(
+        pid,
+        &["--json", "--function", "compute", asm.to_str().unwrap()],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["address"].as_u64(), Some(at));
     assert_eq!(report["returns"], "int");
     wait_for_result(&mut host, "from nasm", |i| 2 * i, |i| 1000 * i);
@@ -263,28 +237,12 @@ section .note.GNU-stack noalloc noexec nowrite progbits
 
     // Patched again: the jump is replaced, and undo still goes back to the original.
     let patch = object(dir.path(), "patch", PATCH);
-    polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            "host:compute",
-        ])
-        .arg(&patch)
-        .assert()
-        .success();
+    live_ok(
+        pid,
+        &["--function", "host:compute", patch.to_str().unwrap()],
+    );
     wait_for_result(&mut host, "from C", |i| 1000 * i, |i| 100 * i + 3);
-    polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--undo",
-            "host:compute",
-        ])
-        .assert()
-        .success();
+    live_ok(pid, &["--undo", "host:compute"]);
     wait_for_result(&mut host, "undone", |i| 100 * i + 3, |i| 2 * i);
     assert_eq!(read_code(pid, at, 16), before);
 }
@@ -487,15 +445,8 @@ int main(void) {
     host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
     let pid = host.pid().to_string();
     for round in 0..200 {
-        polylink()
-            .args(["live-patch", "--pid", &pid, "--function", "compute"])
-            .arg(&patch)
-            .assert()
-            .success();
-        polylink()
-            .args(["live-patch", "--pid", &pid, "--undo", "compute"])
-            .assert()
-            .success();
+        live_ok(&pid, &["--function", "compute", patch.to_str().unwrap()]);
+        live_ok(&pid, &["--undo", "compute"]);
         if round % 50 == 0 {
             host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
         }
@@ -526,38 +477,15 @@ fn getpid_in_the_libc_of_a_running_python_is_patched_and_undone() {
     let pid = python.pid();
     let own = format!("pid {pid}");
     python.wait_for("its own pid", Duration::from_secs(10), |l| l == own);
-    let out = polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            "libc.so.6:getpid",
-        ])
-        .arg(&patch)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    assert!(
-        String::from_utf8_lossy(&out).contains("libc.so.6: at "),
-        "{}",
-        String::from_utf8_lossy(&out)
+    let out = live_ok(
+        pid,
+        &["--function", "libc.so.6:getpid", patch.to_str().unwrap()],
     );
+    assert!(out.contains("libc.so.6: at "), "{out}");
     python.wait_for("the patched pid", Duration::from_secs(10), |l| {
         l == "pid 4242"
     });
-    polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--undo",
-            "libc.so.6:getpid",
-        ])
-        .assert()
-        .success();
+    live_ok(pid, &["--undo", "libc.so.6:getpid"]);
     python.wait_for("its own pid again", Duration::from_secs(10), |l| l == own);
 }
 
@@ -588,24 +516,18 @@ int main(void) {
     host.wait_for("its own pid", Duration::from_secs(10), |l| {
         l.starts_with(&own)
     });
-    let json = polylink()
-        .args([
-            "live-patch",
+    let json = live_ok(
+        pid,
+        &[
             "--json",
             "--via",
             "got",
-            "--pid",
-            &pid.to_string(),
             "--function",
             "getpid",
-        ])
-        .arg(&patch)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            patch.to_str().unwrap(),
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["via"], "got");
     assert_eq!(report["thunk"], serde_json::Value::Null);
     let cell = report["sites"][0].as_u64().unwrap();
@@ -617,10 +539,7 @@ int main(void) {
     host.wait_for("the patched pid", Duration::from_secs(10), |l| {
         l.starts_with("pid 4242 ")
     });
-    polylink()
-        .args(["live-patch", "--pid", &pid.to_string(), "--undo", "getpid"])
-        .assert()
-        .success();
+    live_ok(pid, &["--undo", "getpid"]);
     host.wait_for("its own pid again", Duration::from_secs(10), |l| {
         l.starts_with(&own)
     });
@@ -694,16 +613,9 @@ fn main() {
         l.starts_with("v 2 ")
     });
     let pid = host.pid().to_string();
-    polylink()
-        .args(["live-patch", "--pid", &pid, "--function", "compute"])
-        .arg(&patch)
-        .assert()
-        .success();
+    live_ok(&pid, &["--function", "compute", patch.to_str().unwrap()]);
     wait_for_result(&mut host, "patched", |i| 2 * i, |i| 1000 * i);
-    polylink()
-        .args(["live-patch", "--pid", &pid, "--undo", "compute"])
-        .assert()
-        .success();
+    live_ok(&pid, &["--undo", "compute"]);
     wait_for_result(&mut host, "undone", |i| 1000 * i, |i| 2 * i);
 }
 

@@ -13,7 +13,6 @@ const UNSAFE_ALLOWED: &[&str] = &[
     "crates/exec/src/module.rs",
     "crates/exec/src/os.rs",
     "crates/hot/src/lib.rs",
-    "crates/hot/src/live/image.rs",
     "crates/hot/src/live/ptrace.rs",
     "crates/hot/src/patch.rs",
     "crates/hot/src/patch/find.rs",

@@ -52,6 +52,16 @@ pub fn start(command: &mut std::process::Command) -> std::process::Child {
         .unwrap_or_else(|e| panic!("could not start {text}: {e}"))
 }
 
+/// The native libraries a Rust staticlib is linked with, as `rustc --print native-static-libs`
+/// named them for build-all (from its manifest), never a list written here.
+pub fn native_libs() -> Vec<&'static str> {
+    build()
+        .native_static_libs
+        .iter()
+        .map(String::as_str)
+        .collect()
+}
+
 /// Builds a binary of the workspace with cargo and returns its path (artifact dependencies,
 /// which would let cargo do this for the tests, are not stable yet).
 fn cargo_bin(package: &str, bin: &str) -> PathBuf {

@@ -26,6 +26,7 @@ use notify::{RecursiveMode, Watcher};
 use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::plan::Layout;
+use crate::timing::median_max;
 use polylink_hot::monotonic_ns;
 use polylink_hot::patch::Report;
 use polylink_hot_host::{By, Event};
@@ -339,16 +340,6 @@ fn us_tenths(d: Duration) -> String {
 
 fn us(d: Duration) -> String {
     format!("{:.0} us", d.as_secs_f64() * 1e6)
-}
-
-/// The median and the largest of `times`.
-fn median_max(times: &[Duration]) -> (Duration, Duration) {
-    let mut sorted = times.to_vec();
-    sorted.sort();
-    (
-        sorted.get(sorted.len() / 2).copied().unwrap_or_default(),
-        sorted.last().copied().unwrap_or_default(),
-    )
 }
 
 fn verdict(took: Duration, target: Duration) -> &'static str {

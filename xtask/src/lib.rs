@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod nm_speed;
 pub mod plan;
 pub mod platform;
+pub mod timing;
 pub mod tools;
 
 /// The one door for external programs, shared with the `polylink` command.

@@ -17,6 +17,7 @@ use anyhow::{Result, bail};
 use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::plan::Layout;
+use crate::timing::{max, median};
 
 /// What was measured.
 #[derive(Debug)]
@@ -27,16 +28,6 @@ pub struct Report {
     /// c-main in the order that works, linked for real.
     pub link: Vec<Duration>,
     pub replay: Vec<Duration>,
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut times = times.to_vec();
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
-fn max(times: &[Duration]) -> Duration {
-    times.iter().copied().max().unwrap_or_default()
 }
 
 /// Builds the release `polylink` and the default build, then times both `rounds` times.

@@ -18,6 +18,7 @@ use polylink_hot::live::Report as Patched;
 use crate::Ctx;
 use crate::cmd::Cmd;
 use crate::plan::Layout;
+use crate::timing::{max, median};
 
 const HOST: &str = r#"
 #include <unistd.h>
@@ -41,16 +42,6 @@ pub struct Report {
     pub entry_pause: Vec<Duration>,
     pub got_total: Vec<Duration>,
     pub got_swap: Vec<Duration>,
-}
-
-fn median(times: &[Duration]) -> Duration {
-    let mut times = times.to_vec();
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
-fn max(times: &[Duration]) -> Duration {
-    times.iter().copied().max().unwrap_or_default()
 }
 
 /// Builds the release `polylink` and the program, starts it, and patches it `rounds` times

@@ -193,12 +193,9 @@ fn cpp_library(verbose: bool) -> Result<PathBuf> {
     Ok(path.canonicalize().unwrap_or(path))
 }
 
-fn summary(mut times: Vec<Duration>) -> Times {
-    times.sort_unstable();
-    Times {
-        median: times[times.len() / 2],
-        max: times[times.len() - 1],
-    }
+fn summary(times: Vec<Duration>) -> Times {
+    let (median, max) = crate::timing::median_max(&times);
+    Times { median, max }
 }
 
 pub fn print(w: &mut impl Write, report: &Report) -> std::io::Result<()> {

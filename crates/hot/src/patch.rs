@@ -29,8 +29,10 @@ use crate::{Error, Result};
 use polylink_exec::raw;
 
 pub use denial::{Denial, Facts};
+pub(crate) use find::load_bias;
 pub use find::{HeaderFault, Mapping, TableHeader};
 use proc::read_exact;
+pub(crate) use proc::thread_group;
 pub use proc::{Bounds, force_refusal};
 
 /// `POLYLINK_PAUSE_AFTER_SWITCH_MS=N` makes the patcher wait N ms between the switch and

@@ -28,3 +28,43 @@ pub fn plain(name: &str) -> String {
         _ => name.to_owned(),
     }
 }
+
+/// Whether `a` and `b` are one edit apart: an insertion, a deletion, a substitution, a
+/// transposition of neighbours, or a difference of case alone: lld's spelling suggestions,
+/// which the link doctor and the live patcher both make.
+pub fn one_edit(a: &str, b: &str) -> bool {
+    if a == b {
+        return false;
+    }
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match ra.len() as isize - rb.len() as isize {
+        0 => {
+            ra[1..] == rb[1..]
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        }
+        1 => ra[1..] == *rb,
+        -1 => *ra == rb[1..],
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_edit_covers_lld_s_spelling_suggestions() {
+        assert!(one_edit("prnt", "print"));
+        assert!(one_edit("print", "prnt"));
+        assert!(one_edit("pirnt", "print"));
+        assert!(one_edit("prinx", "print"));
+        assert!(one_edit("Print", "print"));
+        assert!(!one_edit("print", "print"));
+        assert!(!one_edit("pr", "print"));
+    }
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use polylink_exec::hex;
 use polylink_hot::live::{self, Options, Returns};
 
 /// Patch a function of a running program that was never prepared for it: link PATCH.o against
@@ -183,12 +184,4 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         report.total_us / 1e3
     )?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

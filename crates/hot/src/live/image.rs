@@ -2,17 +2,19 @@
 //! functions and data their symbol tables define there.
 //!
 //! Each file is read from `/proc/PID/map_files/…` (the very file mapped, even if it was
-//! replaced or deleted on disk), checked to be a regular file, and its load bias worked out from
-//! its first mapping as a debugger does. The executable's `.symtab` is read when it has one, and
-//! `.dynsym` always; shared objects' `.dynsym` only (their exported symbols).
+//! replaced or deleted on disk) through polylink-inspect (a regular file, mapped; its symbol
+//! tables), and its load bias worked out from its first mapping as the patcher of hosts does.
+//! The executable's `.symtab` is read when it has one, and `.dynsym` always; shared objects'
+//! `.dynsym` only (their exported symbols).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader as _, Sym as _};
-use object::{Endianness, Object, ObjectSegment};
+use object::read::elf::ElfFile64;
+use object::{Endianness, Object};
+use polylink_inspect::symbols::{self, Place, Table};
 
 use super::LiveError;
 use crate::patch::Mapping;
@@ -205,40 +207,30 @@ impl Loaded {
         } else {
             PathBuf::from(path)
         };
-        let meta = std::fs::metadata(&source)
-            .map_err(|cause| LiveError::from_proc(pid, &format!("read {path}"), cause))?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        if meta.ino() != first.inode {
+        // polylink-inspect's door for files: regular ones only, mapped, not read.
+        let input = symbols::load(&source).map_err(|fault| LiveError::Proc {
+            pid,
+            what: format!("read {path}"),
+            cause: std::io::Error::other(fault.to_string()),
+        })?;
+        let inode = std::fs::metadata(&source).map(|m| m.ino());
+        if inode.is_ok_and(|inode| inode != first.inode) {
             return Err(LiveError::FileChanged {
                 path: path.to_owned(),
             });
         }
-        let file = std::fs::File::open(&source)
-            .map_err(|cause| LiveError::from_proc(pid, &format!("read {path}"), cause))?;
-        // SAFETY: the mapping is only read, and only while this function runs. The file is
-        // one a running process maps; were it rewritten meanwhile, we would read wrong
-        // numbers, which every use below bounds-checks (object's parsers), not undefined
-        // memory: the pages stay mapped.
-        let data = unsafe { memmap2::Mmap::map(&file) }
-            .map_err(|cause| LiveError::from_proc(pid, &format!("map {path}"), cause))?;
-        let Ok(file) = ElfFile64::<Endianness>::parse(&*data) else {
+        let data = input.data();
+        let Ok(file) = ElfFile64::<Endianness>::parse(data) else {
             return Ok(None);
         };
-        let page = rustix::param::page_size() as u64;
-        let Some(bias) = file
-            .segments()
-            .find(|s| s.file_range().0 & !(page - 1) == first.offset)
-            .map(|s| first.range.start.wrapping_sub(s.address() & !(page - 1)))
-        else {
+        let Some(bias) = crate::patch::load_bias(&file, first) else {
             return Ok(None);
         };
         let mut symbols = Vec::new();
         if executable {
-            read_table(&file, &data, elf::SHT_SYMTAB, bias, &mut symbols);
+            defined(data, Table::Static, bias, &mut symbols);
         }
-        read_table(&file, &data, elf::SHT_DYNSYM, bias, &mut symbols);
+        defined(data, Table::Dynamic, bias, &mut symbols);
         let mut got_cells = Vec::new();
         if let (Some(relocations), Some(dynamic)) =
             (file.dynamic_relocations(), file.dynamic_symbol_table())
@@ -277,37 +269,19 @@ impl Loaded {
     }
 }
 
-/// Appends the functions and data that the symbol table of type `sh_type` defines, at their
-/// addresses in the process. A dynamic symbol of a hidden version (`name@V`, not the default
-/// `name@@V`) is marked, for a lookup by bare name skips it.
-fn read_table(
-    file: &ElfFile64<'_, Endianness>,
-    data: &[u8],
-    sh_type: elf::SectionType,
-    bias: u64,
-    out: &mut Vec<Defined>,
-) {
-    let endian = file.endian();
-    let Ok(sections) = file.elf_header().sections(endian, data) else {
+/// Appends the functions and data that symbol table `table` defines (as polylink-inspect
+/// reads it), at their addresses in the process. A dynamic symbol of a hidden version
+/// (`name@V`, not the default `name@@V`) is marked, for a lookup by bare name skips it.
+fn defined(data: &[u8], table: Table, bias: u64, out: &mut Vec<Defined>) {
+    let Ok(Some(read)) = symbols::read_elf(data, table) else {
         return;
     };
-    let Ok(table) = sections.symbols(endian, data, sh_type) else {
-        return;
-    };
-    let versions = match sh_type {
-        elf::SHT_DYNSYM => sections.versions(endian, data).ok().flatten(),
-        _ => None,
-    };
-    for (index, sym) in table.enumerate() {
-        let kind = sym.st_type();
-        let function = matches!(kind, elf::STT_FUNC | elf::STT_GNU_IFUNC);
-        if sym.st_shndx(endian) == elf::SHN_UNDEF || !(function || kind == elf::STT_OBJECT) {
+    for s in read {
+        let function = s.kind == elf::STT_FUNC.0 || s.kind == elf::STT_GNU_IFUNC.0;
+        if !matches!(s.place, Place::Section(_)) || !(function || s.kind == elf::STT_OBJECT.0) {
             continue;
         }
-        let Ok(name) = table.symbol_name(endian, sym) else {
-            continue;
-        };
-        let Ok(name) = std::str::from_utf8(name) else {
+        let Ok(name) = std::str::from_utf8(s.name) else {
             continue;
         };
         if name.is_empty() {
@@ -315,17 +289,115 @@ fn read_table(
         }
         out.push(Defined {
             name: name.to_owned(),
-            address: sym.st_value(endian).wrapping_add(bias),
-            size: sym.st_size(endian),
+            address: s.value.wrapping_add(bias),
+            size: s.size,
             function,
-            global: matches!(
-                sym.st_bind(),
-                elf::STB_GLOBAL | elf::STB_WEAK | elf::STB_GNU_UNIQUE
-            ),
-            from_symtab: sh_type == elf::SHT_SYMTAB,
-            hidden_version: versions
-                .as_ref()
-                .is_some_and(|v| v.version_index(endian, index).is_hidden()),
+            global: s.is_external(),
+            from_symtab: table == Table::Static,
+            hidden_version: s.version.is_some_and(|(_, hidden)| hidden),
         });
+    }
+}
+
+/// A name one edit from `wanted` among `names`, lld's way (`polylink_inspect::names::one_edit`).
+pub(crate) fn suggest<'n>(
+    wanted: &str,
+    mut names: impl Iterator<Item = &'n str>,
+) -> Option<String> {
+    names
+        .find(|name| polylink_inspect::names::one_edit(wanted, name))
+        .map(str::to_owned)
+}
+
+/// Finds `which` (`NAME` or `FILE:NAME`) in the image: the one function it names.
+pub fn find_function<'i>(
+    image: &'i Image,
+    which: &str,
+    at_entry: bool,
+) -> Result<(&'i Loaded, &'i Defined), LiveError> {
+    let pid = image.pid;
+    let (file, name) = match which.rsplit_once(':') {
+        Some((file, name)) if !file.is_empty() => {
+            let loaded = image.file(file).ok_or_else(|| LiveError::NoFile {
+                pid,
+                file: file.to_owned(),
+                known: image
+                    .files
+                    .iter()
+                    .map(|f| {
+                        Path::new(&f.path)
+                            .file_name()
+                            .map_or(f.path.clone(), |n| n.to_string_lossy().into_owned())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            (Some(loaded), name)
+        }
+        _ => (None, which),
+    };
+    let found = image.definitions(name, file);
+    match found.as_slice() {
+        [] => Err(LiveError::NoFunction {
+            pid,
+            name: which.to_owned(),
+            suggestion: suggest(name, image.names()),
+        }),
+        [(loaded, defined)] => {
+            if !defined.function {
+                return Err(LiveError::NotFunction {
+                    name: which.to_owned(),
+                    file: loaded.path.clone(),
+                    address: defined.address,
+                });
+            }
+            if at_entry && defined.size != 0 && defined.size < 5 {
+                return Err(LiveError::TooShort {
+                    name: which.to_owned(),
+                    file: loaded.path.clone(),
+                    address: defined.address,
+                    size: defined.size,
+                });
+            }
+            Ok((loaded, defined))
+        }
+        several => Err(LiveError::Ambiguous {
+            pid,
+            name: name.to_owned(),
+            found: several
+                .iter()
+                .map(|(l, d)| {
+                    format!(
+                        "  {} at {:#x} in {} ({}{})",
+                        d.name,
+                        d.address,
+                        l.path,
+                        if d.global { "global" } else { "local" },
+                        if d.from_symtab {
+                            ", .symtab"
+                        } else {
+                            ", .dynsym"
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_one_edit_away() {
+        let names = ["scale", "compute", "printf"];
+        assert_eq!(suggest("scal", names.into_iter()).as_deref(), Some("scale"));
+        assert_eq!(
+            suggest("Compute", names.into_iter()).as_deref(),
+            Some("compute")
+        );
+        assert_eq!(suggest("xyz", names.into_iter()), None);
     }
 }

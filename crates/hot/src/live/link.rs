@@ -419,7 +419,7 @@ impl<'d> PatchObject<'d> {
                         None => Err(LiveError::Undefined {
                             path: self.path.clone(),
                             symbol: name.clone(),
-                            suggestion: super::suggest(&name, image.names()),
+                            suggestion: super::image::suggest(&name, image.names()),
                         }),
                     };
                 }

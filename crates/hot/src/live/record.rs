@@ -2,9 +2,8 @@
 //! it: a JSON file named by the pid and the process's start time (so that a reused pid is
 //! never taken for the process patched), in `$XDG_RUNTIME_DIR/polylink`, else
 //! `$TMPDIR/polylink-UID`, made private to its user. It is written whole to a temporary name and
-//! renamed into place.
+//! renamed into place (`polylink_inspect::write_atomic`).
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use super::LiveError;
@@ -121,17 +120,9 @@ impl Record {
                 .create(&dir);
             made.map_err(|e| fail(format!("could not make {}: {e}", dir.display())))?;
         }
-        let temporary = dir.join(format!(
-            ".live-{}-{}.json.tmp",
-            self.pid,
-            std::process::id()
-        ));
         let text = serde_json::to_string_pretty(self).map_err(|e| fail(e.to_string()))?;
-        let mut file = std::fs::File::create(&temporary).map_err(|e| fail(e.to_string()))?;
         // No fsync: the record outlives no crash of the machine, for the process it describes
         // does not either; the rename alone keeps a reader from seeing half of it.
-        file.write_all(text.as_bytes())
-            .map_err(|e| fail(e.to_string()))?;
-        std::fs::rename(&temporary, &path).map_err(|e| fail(e.to_string()))
+        polylink_inspect::write_atomic(&path, text.as_bytes()).map_err(|e| fail(e.to_string()))
     }
 }

@@ -128,7 +128,10 @@ impl Target {
             m.inode == meta.ino()
                 && m.dev == (rustix::fs::major(meta.dev()), rustix::fs::minor(meta.dev()))
         };
-        let bias = load_bias(&elf, maps.iter().filter(ours))
+        let bias = maps
+            .iter()
+            .find(ours)
+            .and_then(|first| load_bias(&elf, first))
             .ok_or_else(|| not_host("its segments are not where /proc/PID/maps puts it".into()))?;
         let table = bias.wrapping_add(symbol.address());
         let table_range = table..table + table_size;
@@ -301,14 +304,10 @@ fn region_fault(region: u64, units: usize) -> String {
     )
 }
 
-/// Where the executable was loaded: the first mapping of it (the lowest), less the page-aligned
-/// address of the loadable segment that starts at the mapping's file offset.
-fn load_bias<'m>(
-    elf: &object::File<'_>,
-    mut mappings: impl Iterator<Item = &'m Mapping>,
-) -> Option<u64> {
+/// Where an ELF file was loaded, given its first (lowest) mapping: that mapping's address less
+/// the page-aligned address of the loadable segment that starts at the mapping's file offset.
+pub(crate) fn load_bias<'data>(elf: &impl Object<'data>, first: &Mapping) -> Option<u64> {
     let page = rustix::param::page_size() as u64;
-    let first = mappings.next()?;
     elf.segments()
         .find(|s| s.file_range().0 & !(page - 1) == first.offset)
         .map(|s| first.range.start.wrapping_sub(s.address() & !(page - 1)))

@@ -129,7 +129,7 @@ pub(super) fn has_exited(pid: u32) -> bool {
 
 /// The process that thread `tid` belongs to (its thread group), from `/proc/TID/status`: a
 /// process's id is its first thread's, and other threads' ids open the same /proc entries.
-pub(super) fn thread_group(tid: u32) -> Option<u32> {
+pub(crate) fn thread_group(tid: u32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
     status
         .lines()

@@ -6,6 +6,7 @@
 
 use super::command::{LinkCommand, Linker};
 use crate::link_order::{Line, Report, Whence};
+use crate::names::one_edit;
 pub use crate::names::shown;
 
 /// One problem, as `--json` prints it.
@@ -79,29 +80,6 @@ fn cpp_base(name: &str) -> Option<String> {
 fn rust_base(name: &str) -> Option<String> {
     let d = format!("{:#}", rustc_demangle::try_demangle(name).ok()?);
     Some(d.rsplit("::").next()?.to_owned())
-}
-
-/// Whether `a` and `b` are one edit apart: an insertion, a deletion, a substitution, a
-/// transposition of neighbours, or a difference of case alone.
-fn one_edit(a: &str, b: &str) -> bool {
-    if a == b {
-        return false;
-    }
-    if a.eq_ignore_ascii_case(b) {
-        return true;
-    }
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let (ra, rb) = (&a[prefix..], &b[prefix..]);
-    match ra.len() as isize - rb.len() as isize {
-        0 => {
-            ra[1..] == rb[1..]
-                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
-        }
-        1 => ra[1..] == *rb,
-        -1 => *ra == rb[1..],
-        _ => false,
-    }
 }
 
 fn is_crt(name: &str) -> bool {
@@ -526,17 +504,6 @@ pub fn disagreement(replay_links: bool, stderr: &str) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_edit_covers_lld_s_spelling_suggestions() {
-        assert!(one_edit("prnt", "print"));
-        assert!(one_edit("print", "prnt"));
-        assert!(one_edit("pirnt", "print"));
-        assert!(one_edit("prinx", "print"));
-        assert!(one_edit("Print", "print"));
-        assert!(!one_edit("print", "print"));
-        assert!(!one_edit("pr", "print"));
-    }
 
     #[test]
     fn names_are_shown_demangled_beside_their_raw_form() {

@@ -11,7 +11,7 @@ use crate::System;
 /// first `@` are set aside, the rest demangled (C++ names by c++filt's answer in `cpp` when
 /// it has one, else by the libiberty linked in, else by the `cpp_demangle` crate), and both put
 /// back. False, and `out` as it was, when nothing demangles.
-pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames>) -> bool {
+pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: &CppNames) -> bool {
     let (pre, core, suffix) = split(name);
     let mark = out.len();
     out.extend_from_slice(pre.as_bytes());
@@ -21,7 +21,7 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames
             let _ = write!(out, "{d:#}");
             true
         }
-        Scheme::Cpp => match cpp.and_then(|c| c.names.get(core)) {
+        Scheme::Cpp => match cpp.names.get(core) {
             Some(Some(said)) => {
                 out.extend_from_slice(said.as_bytes());
                 true
@@ -45,33 +45,23 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: Option<&CppNames
 /// The part of `name` that c++filt is asked about, when it is: every C++ name in a build
 /// without libiberty linked in; otherwise those that GCC's copy of libiberty spells otherwise
 /// than binutils 2.40's (GCC 12's lacks `DF16_`, `_Float16`, and prints a call inside
-/// `decltype` without binutils' parentheses).
-pub(super) fn for_cpp_filt(name: &str) -> Option<&str> {
-    let (_, core, _) = split(name);
+/// `decltype` without binutils' parentheses). The bytes are looked at before anything else:
+/// this runs on every name of every string table.
+pub(super) fn for_cpp_filt(name: &[u8]) -> Option<&str> {
+    let start = name.iter().position(|&b| b != b'.' && b != b'$')?;
+    let rest = &name[start..];
+    let core = &rest[..rest.iter().position(|&b| b == b'@').unwrap_or(rest.len())];
     let newer = || {
-        core.as_bytes()
-            .windows(2)
+        core.windows(2)
             .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
     };
-    let asked = || matches!(scheme(core), Scheme::Cpp) && cpp_word(core);
-    (core.starts_with("_Z") || core.starts_with("_GLOBAL_"))
-        .then_some(core)
-        .filter(|_| (!libiberty::LINKED || newer()) && asked())
-}
-
-/// A quick look at a name's bytes: false when [`for_cpp_filt`] is sure to be `None`.
-pub(super) fn may_be_for_cpp_filt(name: &[u8]) -> bool {
-    let newer = |bytes: &[u8]| {
-        bytes
-            .windows(2)
-            .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
-    };
-    let core = match name.iter().position(|&b| b != b'.' && b != b'$') {
-        Some(start) => &name[start..],
-        None => return false,
-    };
-    (core.starts_with(b"_Z") || core.starts_with(b"_GLOBAL_"))
-        && (!libiberty::LINKED || newer(core))
+    if !(core.starts_with(b"_Z") || core.starts_with(b"_GLOBAL_"))
+        || (libiberty::LINKED && !newer())
+    {
+        return None;
+    }
+    let core = std::str::from_utf8(core).ok()?;
+    (matches!(scheme(core), Scheme::Cpp) && cpp_word(core)).then_some(core)
 }
 
 /// BFD's split of a name: leading dots and dollars, the name demangled, anything from `@` on.

@@ -7,13 +7,13 @@ use crate::symbols::Symbol;
 
 /// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
 /// version of a dynamic symbol, and demangled if `demangle` is given and the demangler takes
-/// it (C++ names by libiberty's answers when there are some). `scratch` keeps its allocation
+/// it (C++ names by c++filt's answers where it was asked). `scratch` keeps its allocation
 /// from name to name.
 pub(super) fn display_name(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
     s: &Symbol<'_>,
-    demangle: Option<Option<&CppNames>>,
+    demangle: Option<&CppNames>,
     unicode: Unicode,
 ) {
     out.clear();
