@@ -296,6 +296,172 @@ fn nm_prints_what_gnu_nm_prints_for_every_symbol_kind_and_archive_kind() {
     }
 }
 
+/// Files with DWARF for `nm -l`, built the ways that change what BFD finds: C and C++ at
+/// -O0 and -O2 (inlined static functions, whose DIEs BFD renames after the symbol at their
+/// start), DWARF 4 and 5, one section per function, cold parts (`.cold` symbols in the
+/// function's ranges), static locals (`counter.0`), TLS, references from code and from data,
+/// objects merged by `ld -r`, an archive, a program, a shared object and 32-bit assembly.
+fn dwarf_cases(dir: &Path) -> Vec<PathBuf> {
+    let c = r#"
+        #include <stdio.h>
+        extern int ext_var;
+        extern void ext_fn(int);
+        int *ptr = &ext_var;
+        void (*fnptr)(int) = ext_fn;
+        int counter_global = 3;
+        static int table[4];
+        __thread int tls_counter;
+        static int helper(int x) { static int counter; counter += x; return counter * 3; }
+        int use_helper(int y) { return helper(y) + table[y & 3]; }
+        __attribute__((noinline)) int branchy(int a, int b)
+        {
+            if (__builtin_expect(a > b, 0)) {
+                printf("rare %d\n", a);
+                ext_fn(a);
+                return a - b;
+            }
+            return b + tls_counter++;
+        }
+        static inline int sq(int v) { return v * v; }
+        int call_sq(int v) { return sq(v) + sq(v + 1) + counter_global; }
+        const char *message(void) { return "hello"; }
+    "#;
+    let cpp = r#"
+        #include <map>
+        #include <string>
+        #include <vector>
+        extern int ext_var;
+        static int f_local(int x) { static int counter; counter += x; return counter; }
+        int use_local(int y) { return f_local(y) + ext_var; }
+        namespace ns {
+        struct Shape { static int count; int v; virtual ~Shape() {} virtual int get() const { return v + count; } };
+        int Shape::count = 2;
+        }
+        int make() { ns::Shape s; s.v = 3; return s.get(); }
+        template <typename T> T total(const std::vector<T> &v) { T s{}; for (auto &x : v) s += x; return s; }
+        double totals(int n) { std::vector<double> v(n, 1.5); return total(v) + total(std::vector<int>(n, 2)); }
+        std::string lookup(int k) { std::map<int, std::string> m; m[k] = "x"; auto f = [&](int q) { return m[q] + "y"; }; return f(k); }
+    "#;
+    std::fs::write(dir.join("lines.c"), c).unwrap();
+    std::fs::write(dir.join("lines.cpp"), cpp).unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        "int ext_var = 1;\nvoid ext_fn(int x) { (void)x; }\nint main(void) { return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("lines32.s"),
+        ".globl f\n.text\nf:\n  call u\n  ret\n.data\n.globl d\nd: .long u\n",
+    )
+    .unwrap();
+    let run = |program: &str, args: &[&str]| {
+        polylink_tests::tool(program)
+            .current_dir(dir)
+            .args(args)
+            .assert()
+            .success();
+    };
+    let mut files = Vec::new();
+    for (i, flags) in [
+        &["-g", "-O0"][..],
+        &["-g", "-O2"],
+        &["-gdwarf-4", "-O2", "-ffunction-sections", "-fdata-sections"],
+        &["-g3", "-Os", "-fPIC"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (c_out, cpp_out) = (format!("c{i}.o"), format!("cpp{i}.o"));
+        run("cc", &[*flags, &["-c", "lines.c", "-o", &c_out]].concat());
+        run(
+            "g++",
+            &[*flags, &["-c", "lines.cpp", "-o", &cpp_out]].concat(),
+        );
+        files.extend([c_out, cpp_out]);
+    }
+    run("ld", &["-r", "-o", "merged.o", "c1.o", "cpp2.o"]);
+    run("ar", &["rc", "lines.a", "c0.o", "cpp2.o", "c3.o"]);
+    run("cc", &["-g", "-O2", "lines.c", "main.c", "-o", "program"]);
+    run(
+        "g++",
+        &[
+            "-g",
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "lines.cpp",
+            "-o",
+            "liblines.so",
+        ],
+    );
+    run("as", &["--32", "-g", "lines32.s", "-o", "lines32.o"]);
+    files.extend(["merged.o", "lines.a", "program", "liblines.so", "lines32.o"].map(String::from));
+    files.iter().map(|f| dir.join(f)).collect()
+}
+
+#[test]
+fn line_numbers_are_what_gnu_nm_finds_in_the_dwarf() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dwarf_cases(dir.path());
+    let listing = String::from_utf8(our_nm(&["-l"], &files)).unwrap();
+    let source = dir.path().join("lines.c").display().to_string();
+    // A function at its declaration, a variable at its definition, an undefined symbol where
+    // it is first used, from code and from data.
+    for line in [
+        format!("T use_helper\t{source}:11"),
+        format!("D counter_global\t{source}:7"),
+        format!("U ext_var\t{source}:5"),
+        format!("U printf\t{source}:15"),
+    ] {
+        assert!(listing.contains(&line), "no `{line}` in:\n{listing}");
+    }
+    for args in [
+        &["-l"][..],
+        &["-l", "-a"],
+        &["-l", "-u"],
+        &["-l", "-C", "-n"],
+        &["-l", "-D"],
+        &["-l", "-f", "sysv", "-a"],
+        &["-l", "-P", "-r", "--size-sort"],
+    ] {
+        for file in &files {
+            let one = std::slice::from_ref(file);
+            let (ours, theirs) = (our_nm(args, one), gnu_nm(args, one));
+            assert!(
+                ours == theirs,
+                "nm {args:?} {} differs from GNU nm, first at {}",
+                file.display(),
+                first_difference(&ours, &theirs)
+            );
+        }
+    }
+    // Files nobody here wrote: rustc's DWARF in the toolchain's own alloc library, and a
+    // system archive without DWARF, where undefined symbols get their file symbol's name.
+    let sysroot = polylink_tests::tool("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap()
+        .stdout;
+    let lib = PathBuf::from(String::from_utf8(sysroot).unwrap().trim())
+        .join("lib/rustlib/x86_64-unknown-linux-gnu/lib");
+    let mut theirs_too: Vec<PathBuf> = std::fs::read_dir(&lib)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("liballoc-") && name.ends_with(".rlib")
+        })
+        .collect();
+    theirs_too.push("/usr/lib/x86_64-linux-gnu/libc_nonshared.a".into());
+    let (ours, theirs) = (our_nm(&["-l"], &theirs_too), gnu_nm(&["-l"], &theirs_too));
+    assert!(
+        ours == theirs,
+        "nm -l differs from GNU nm on {theirs_too:?}, first at {}",
+        first_difference(&ours, &theirs)
+    );
+    assert!(String::from_utf8_lossy(&ours).contains("library/alloc/src/"));
+}
+
 #[test]
 fn a_rust_staticlib_lists_every_member_and_hello_is_text() {
     let manifest = build();

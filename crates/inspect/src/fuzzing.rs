@@ -64,6 +64,7 @@ pub fn nm(flags: u16, data: &[u8]) {
         ifunc_chars: bit(15).then_some((b'G', Some(b'L'))),
         print_armap: bit(15),
         debug_syms: bit(12) && bit(13),
+        line_numbers: bit(12) != bit(0),
         unicode: match flags >> 13 {
             0..=3 => nm::Unicode::Default,
             4 => nm::Unicode::Hex,

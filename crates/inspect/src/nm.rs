@@ -2,7 +2,7 @@
 //! tables (`nm --plugin /dev/null`, in the C locale), and as JSON.
 //!
 //! Unlike nm with the LLVM plugin installed, it reads the ELF symbols of every member of a Rust
-//! staticlib, bitcode or not. Options are nm's: `-A -C -D -g -n -p -P -r -S -u --defined-only`.
+//! staticlib, bitcode or not. Options are nm's, `-l` included (`nm/source.rs`).
 //! Output formats follow nm.c: the BSD format prints `\nFILE:\n` before each file when there are
 //! several and `\nMEMBER:\n` before each archive member; the POSIX format prints `FILE:` and
 //! `ARCHIVE[MEMBER]:`; with `-A` every line starts with its file instead.
@@ -17,12 +17,14 @@ mod demangle;
 mod libiberty;
 mod line;
 mod sort;
+mod source;
 
 use crate::System;
 use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
 use demangle::CppNames;
 use line::{bsd_line, convert_unicode, display_name, posix_line, sysv_line};
 use sort::sorted_order;
+use source::Sources;
 
 /// nm's options, as flags.
 #[derive(Clone, Debug, Default)]
@@ -65,6 +67,8 @@ pub struct Options {
     pub debug_syms: bool,
     /// How names with UTF-8 (and control characters) are shown (nm --unicode)
     pub unicode: Unicode,
+    /// Each symbol's source file and line, from DWARF (nm -l)
+    pub line_numbers: bool,
 }
 
 /// nm's `--unicode`: names as they are (the default), or their UTF-8 sequences shown as they
@@ -295,7 +299,13 @@ fn report(
         match symbols::read_elf_with(input.data(), table, printer.options.debug_syms) {
             Ok(symbols) => {
                 let digits = symbols::address_digits(input.data());
-                printer.object(&file, None, digits, symbols, &mut outcome.no_symbols)?
+                let object = Object {
+                    file: &file,
+                    member: None,
+                    digits,
+                    data: input.data(),
+                };
+                printer.object(object, symbols, &mut outcome.no_symbols)?
             }
             Err(fault) => outcome.problems.push(Problem {
                 file: input.path.clone(),
@@ -421,21 +431,20 @@ fn report_member(
         outcome.unrecognized.push(format!("{file}: {member}"));
         return Ok(());
     }
-    let digits = unit
-        .result
-        .as_ref()
-        .map_or(16, |data| symbols::address_digits(data));
+    let data = unit.result.as_ref().map_or(&[][..], |data| data);
     match unit
         .result
         .and_then(|data| symbols::read_elf_with(data, table, printer.options.debug_syms))
     {
-        Ok(symbols) => printer.object(
-            file,
-            Some(&member),
-            digits,
-            symbols,
-            &mut outcome.no_symbols,
-        ),
+        Ok(symbols) => {
+            let object = Object {
+                file,
+                member: Some(&member),
+                digits: symbols::address_digits(data),
+                data,
+            };
+            printer.object(object, symbols, &mut outcome.no_symbols)
+        }
         Err(fault) => {
             outcome.problems.push(Problem {
                 file: path.to_path_buf(),
@@ -505,15 +514,19 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 
     /// One object: its header, as nm prints it for any ELF file (even one without symbols,
-    /// which nm then names on stderr), then its symbols, addresses `digits` hex digits wide.
+    /// which nm then names on stderr), then its symbols.
     fn object(
         &mut self,
-        file: &str,
-        member: Option<&str>,
-        digits: usize,
+        object: Object<'_>,
         symbols: Option<Vec<Symbol<'_>>>,
         no_symbols: &mut Vec<String>,
     ) -> io::Result<()> {
+        let Object {
+            file,
+            member,
+            digits,
+            data,
+        } = object;
         let o = self.options;
         let per_symbol = o.print_file_name;
         match (self.format, member) {
@@ -557,15 +570,18 @@ impl<'o, W: Write> Printer<'o, W> {
             (true, _, Some(member)) => format!("{file}:{member}:"),
             (true, _, None) => format!("{file}:"),
         };
+        let sources = o.line_numbers.then(|| Sources::new(data)).flatten();
         let lines = Lines {
             prefix: prefix.as_bytes(),
             options: o,
             format: self.format,
             cpp: o.demangle.then_some(self.cpp),
             digits,
+            sources: sources.as_ref(),
         };
         let threads = threads();
-        if !self.whole_core || threads == 1 || symbols.len() < PARALLEL_LINES {
+        // With -l, lookups go in the printed order (BFD's lookups change what later ones find).
+        if !self.whole_core || threads == 1 || symbols.len() < PARALLEL_LINES || o.line_numbers {
             let order = sorted_order(&symbols, o);
             let sorted = order.iter().map(|&i| &symbols[i as usize]);
             return lines.write(self.out, &mut self.line, sorted, &mut Vec::new());
@@ -629,6 +645,15 @@ impl<'o, W: Write> Printer<'o, W> {
     }
 }
 
+/// One object file to report: where it is, how wide its addresses are, and its bytes.
+struct Object<'a> {
+    file: &'a str,
+    member: Option<&'a str>,
+    /// Address width in hex digits.
+    digits: usize,
+    data: &'a [u8],
+}
+
 /// How one object's symbols become lines: what [`Printer::object`] hands to each slice.
 struct Lines<'a> {
     /// `-A`'s file (and member) before every line.
@@ -639,6 +664,8 @@ struct Lines<'a> {
     cpp: Option<&'a CppNames>,
     /// Address width.
     digits: usize,
+    /// With -l: the object's source places.
+    sources: Option<&'a Sources>,
 }
 
 impl Lines<'_> {
@@ -673,6 +700,11 @@ impl Lines<'_> {
                 }
                 Format::Sysv => sysv_line(line, s, &name, o.radix, self.digits),
                 _ => bsd_line(line, s, &name, o, self.digits),
+            }
+            if let Some(sources) = self.sources {
+                line.pop();
+                sources.append(line, s);
+                line.push(b'\n');
             }
             out.write_all(line)?;
             written += line.len();

@@ -76,6 +76,8 @@ pub struct Symbol<'d> {
     pub letter: u8,
     /// The section's name as BFD gives it: `*UND*`, `*COM*` and `*ABS*` for those places.
     pub section: &'d [u8],
+    /// The ELF section index (`st_shndx`, or the extended one).
+    pub shndx: u32,
 }
 
 impl Symbol<'_> {
@@ -300,6 +302,7 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             kind: sym.st_type().0,
             letter: 0,
             section,
+            shndx,
         };
         if symbol.is_debugging() {
             if !debugging {

@@ -52,6 +52,10 @@ pub struct NmArgs {
     /// Names only (as --format=just-symbols)
     #[arg(short = 'j', long = "just-symbols", overrides_with_all = ["portability", "bsd", "format"])]
     pub just_symbols: bool,
+    /// The source file and line of each symbol, from its DWARF (for an undefined symbol: where
+    /// it is first referred to)
+    #[arg(short = 'l', long = "line-numbers")]
+    pub line_numbers: bool,
     /// Sort by address, undefined symbols first
     #[arg(short = 'n', long = "numeric-sort", short_alias = 'v', overrides_with_all = ["no_sort", "size_sort"])]
     pub numeric_sort: bool,
@@ -221,6 +225,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         ifunc_chars,
         print_armap: args.print_armap,
         debug_syms: args.debug_syms,
+        line_numbers: args.line_numbers,
         unicode: match args.unicode.as_deref() {
             None | Some("default") => nm::Unicode::Default,
             Some("locale") => nm::Unicode::Locale,
