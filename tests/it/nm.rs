@@ -462,6 +462,94 @@ fn line_numbers_are_what_gnu_nm_finds_in_the_dwarf() {
     assert!(String::from_utf8_lossy(&ours).contains("library/alloc/src/"));
 }
 
+/// Programs and shared objects with every PLT layout ld 2.40 writes: lazy and non-lazy
+/// (`-z now`), PIE and not, `-fno-plt` (GOT calls only), IBT (`-z ibtplt`: a second PLT), a
+/// weak reference (`.plt.got`), i386 PIC and IBT; and the system's libc (`*ABS*+0x…@plt`
+/// for its IRELATIVE slots) and a stripped program.
+fn plt_cases(dir: &Path) -> Vec<PathBuf> {
+    std::fs::write(
+        dir.join("plt.c"),
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+         int main(int c, char **v) { printf(\"%d\\n\", c); puts(v[0]); return abs(c); }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("plt32.s"),
+        ".globl f\n.text\nf:\n  call g@PLT\n  call h@PLT\n  ret\n",
+    )
+    .unwrap();
+    let run = |program: &str, args: &[&str]| {
+        polylink_tests::tool(program)
+            .current_dir(dir)
+            .args(args)
+            .assert()
+            .success();
+    };
+    let mut files = Vec::new();
+    for (name, flags) in [
+        ("pie", &[][..]),
+        ("nopie", &["-no-pie"]),
+        ("now", &["-Wl,-z,now"]),
+        ("noplt", &["-fno-plt"]),
+        ("ibt", &["-Wl,-z,ibtplt"]),
+        ("ibtnow", &["-Wl,-z,ibtplt", "-Wl,-z,now"]),
+        ("shared", &["-shared", "-fPIC"]),
+    ] {
+        run("cc", &[flags, &["-O1", "plt.c", "-o", name]].concat());
+        files.push(dir.join(name));
+    }
+    run("as", &["--32", "plt32.s", "-o", "plt32.o"]);
+    run(
+        "ld",
+        &["-m", "elf_i386", "-shared", "plt32.o", "-o", "plt32.so"],
+    );
+    run(
+        "ld",
+        &[
+            "-m",
+            "elf_i386",
+            "-shared",
+            "-z",
+            "ibtplt",
+            "plt32.o",
+            "-o",
+            "plt32ibt.so",
+        ],
+    );
+    files.extend([dir.join("plt32.so"), dir.join("plt32ibt.so")]);
+    files.push("/usr/lib/x86_64-linux-gnu/libc.so.6".into());
+    files.push("/usr/bin/ls".into());
+    files
+}
+
+#[test]
+fn synthetic_plt_symbols_are_what_gnu_nm_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = plt_cases(dir.path());
+    let listing = String::from_utf8(our_nm(&["--synthetic"], &files[..1])).unwrap();
+    assert!(listing.contains(" T puts@plt\n"), "{listing}");
+    let libc = String::from_utf8(our_nm(&["-D", "--synthetic"], &files[9..10])).unwrap();
+    assert!(libc.contains(" T *ABS*+0x"), "{libc}");
+    for args in [
+        &["--synthetic"][..],
+        &["--synthetic", "-D"],
+        &["--synthetic", "-D", "--size-sort"],
+        &["--synthetic", "-D", "-f", "sysv", "-n"],
+        &["--synthetic", "-g", "-S", "-r"],
+    ] {
+        for file in &files {
+            let one = std::slice::from_ref(file);
+            let (ours, theirs) = (our_nm(args, one), gnu_nm(args, one));
+            assert!(
+                ours == theirs,
+                "nm {args:?} {} differs from GNU nm, first at {}",
+                file.display(),
+                first_difference(&ours, &theirs)
+            );
+        }
+    }
+}
+
 #[test]
 fn a_rust_staticlib_lists_every_member_and_hello_is_text() {
     let manifest = build();

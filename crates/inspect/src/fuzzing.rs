@@ -65,6 +65,7 @@ pub fn nm(flags: u16, data: &[u8]) {
         print_armap: bit(15),
         debug_syms: bit(12) && bit(13),
         line_numbers: bit(12) != bit(0),
+        synthetic: bit(13) != bit(2),
         unicode: match flags >> 13 {
             0..=3 => nm::Unicode::Default,
             4 => nm::Unicode::Hex,

@@ -2,7 +2,8 @@
 //! tables (`nm --plugin /dev/null`, in the C locale), and as JSON.
 //!
 //! Unlike nm with the LLVM plugin installed, it reads the ELF symbols of every member of a Rust
-//! staticlib, bitcode or not. Options are nm's, `-l` included (`nm/source.rs`).
+//! staticlib, bitcode or not. Options are nm's, `-l` (`nm/source.rs`) and `--synthetic`
+//! (`symbols/synthetic.rs`) included.
 //! Output formats follow nm.c: the BSD format prints `\nFILE:\n` before each file when there are
 //! several and `\nMEMBER:\n` before each archive member; the POSIX format prints `FILE:` and
 //! `ARCHIVE[MEMBER]:`; with `-A` every line starts with its file instead.
@@ -69,6 +70,8 @@ pub struct Options {
     pub unicode: Unicode,
     /// Each symbol's source file and line, from DWARF (nm -l)
     pub line_numbers: bool,
+    /// Add the `NAME@plt` symbols of the PLT entries (nm --synthetic)
+    pub synthetic: bool,
 }
 
 /// nm's `--unicode`: names as they are (the default), or their UTF-8 sequences shown as they
@@ -146,8 +149,13 @@ impl Options {
         };
         let absolute = matches!(s.letter, b'A' | b'a');
         // By size, only what has one.
-        keep && !(self.size_sort && (absolute || s.is_undefined() || s.size == 0))
+        keep && !(self.size_sort && (absolute || s.is_undefined()))
             && !(self.defined_only && s.is_undefined())
+    }
+
+    /// [`Options::keeps`], and by size only what has one.
+    fn keeps_sized(&self, s: &Symbol<'_>) -> bool {
+        self.keeps(s) && !(self.size_sort && s.size == 0)
     }
 }
 
@@ -296,14 +304,17 @@ fn report(
         }
     };
     let Some(units) = units else {
+        let synthetic = synthetic_of(input.data(), printer.options);
         match symbols::read_elf_with(input.data(), table, printer.options.debug_syms) {
             Ok(symbols) => {
+                let symbols = with_synthetic(symbols, &synthetic);
                 let digits = symbols::address_digits(input.data());
                 let object = Object {
                     file: &file,
                     member: None,
                     digits,
                     data: input.data(),
+                    synthetic_ends: synthetic.iter().map(|s| (s.shndx, s.section_end)).collect(),
                 };
                 printer.object(object, symbols, &mut outcome.no_symbols)?
             }
@@ -432,16 +443,19 @@ fn report_member(
         return Ok(());
     }
     let data = unit.result.as_ref().map_or(&[][..], |data| data);
+    let synthetic = synthetic_of(data, printer.options);
     match unit
         .result
         .and_then(|data| symbols::read_elf_with(data, table, printer.options.debug_syms))
     {
         Ok(symbols) => {
+            let symbols = with_synthetic(symbols, &synthetic);
             let object = Object {
                 file,
                 member: Some(&member),
                 digits: symbols::address_digits(data),
                 data,
+                synthetic_ends: synthetic.iter().map(|s| (s.shndx, s.section_end)).collect(),
             };
             printer.object(object, symbols, &mut outcome.no_symbols)
         }
@@ -454,6 +468,54 @@ fn report_member(
             Ok(())
         }
     }
+}
+
+/// BFD's sizes for synthetic symbols under `--size-sort` (`sort_symbols_by_size`): up to the
+/// next symbol by address if it is in the same section, else up to the section's end (`ends`,
+/// by section index).
+fn synthetic_sizes(symbols: &mut [Symbol<'_>], ends: &[(u32, u64)]) {
+    if !symbols.iter().any(|s| s.synthetic) {
+        return;
+    }
+    let mut order: Vec<usize> = (0..symbols.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&symbols[a], &symbols[b]);
+        (a.value, a.shndx, a.name).cmp(&(b.value, b.shndx, b.name))
+    });
+    for (k, &i) in order.iter().enumerate() {
+        let s = &symbols[i];
+        if !s.synthetic {
+            continue;
+        }
+        let end = ends
+            .iter()
+            .find(|(shndx, _)| *shndx == s.shndx)
+            .map_or(s.value, |(_, end)| *end);
+        let size = match order.get(k + 1).map(|&j| &symbols[j]) {
+            Some(next) if next.shndx == s.shndx => next.value.wrapping_sub(s.value),
+            _ => end.wrapping_sub(s.value),
+        };
+        symbols[i].size = size;
+    }
+}
+
+/// With `--synthetic`: the PLT entries' symbols of an object.
+fn synthetic_of<'d>(data: &'d [u8], options: &Options) -> Vec<symbols::Synthetic<'d>> {
+    match options.synthetic {
+        true => symbols::synthetic(data),
+        false => Vec::new(),
+    }
+}
+
+/// The symbols read, then the synthetic ones, as nm appends them (when there are symbols at
+/// all: nm says "no symbols" before it looks for synthetic ones).
+fn with_synthetic<'s>(
+    symbols: Option<Vec<Symbol<'s>>>,
+    synthetic: &'s [symbols::Synthetic<'_>],
+) -> Option<Vec<Symbol<'s>>> {
+    let mut symbols = symbols?;
+    symbols.extend(synthetic.iter().map(symbols::Synthetic::symbol));
+    Some(symbols)
 }
 
 /// Writes symbols in the chosen format, keeping what the JSON format needs across files.
@@ -526,6 +588,7 @@ impl<'o, W: Write> Printer<'o, W> {
             member,
             digits,
             data,
+            synthetic_ends,
         } = object;
         let o = self.options;
         let per_symbol = o.print_file_name;
@@ -559,6 +622,10 @@ impl<'o, W: Write> Printer<'o, W> {
             return Ok(());
         };
         symbols.retain(|s| o.keeps(s));
+        if o.size_sort {
+            synthetic_sizes(&mut symbols, &synthetic_ends);
+        }
+        symbols.retain(|s| o.keeps_sized(s));
         if self.format == Format::Json {
             let order = sorted_order(&symbols, o);
             return self.json(file, member, order.iter().map(|&i| &symbols[i as usize]));
@@ -652,6 +719,8 @@ struct Object<'a> {
     /// Address width in hex digits.
     digits: usize,
     data: &'a [u8],
+    /// The end address of each section a synthetic symbol is in, by section index.
+    synthetic_ends: Vec<(u32, u64)>,
 }
 
 /// How one object's symbols become lines: what [`Printer::object`] hands to each slice.

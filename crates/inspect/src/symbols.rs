@@ -22,8 +22,10 @@ use object::{Endianness, FileKind};
 
 // object's ELF constants are newtypes; the reader works on the raw numbers.
 mod input;
+mod synthetic;
 
 pub use input::{Input, Unit, archive_index, load, open_regular, units};
+pub use synthetic::{Synthetic, synthetic};
 
 const STB_GLOBAL: u8 = elf::STB_GLOBAL.0;
 const STB_WEAK: u8 = elf::STB_WEAK.0;
@@ -78,6 +80,8 @@ pub struct Symbol<'d> {
     pub section: &'d [u8],
     /// The ELF section index (`st_shndx`, or the extended one).
     pub shndx: u32,
+    /// Made by nm --synthetic for a PLT entry: no ELF symbol of its own.
+    pub synthetic: bool,
 }
 
 impl Symbol<'_> {
@@ -303,6 +307,7 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             letter: 0,
             section,
             shndx,
+            synthetic: false,
         };
         if symbol.is_debugging() {
             if !debugging {

@@ -80,6 +80,9 @@ pub struct NmArgs {
     /// Sort by size, printing sizes; only symbols that have one
     #[arg(long = "size-sort", overrides_with_all = ["numeric_sort", "no_sort"])]
     pub size_sort: bool,
+    /// Add a `NAME@plt` symbol for each PLT entry of a program or shared object
+    #[arg(long)]
+    pub synthetic: bool,
     /// Include special symbols (x86-64 has none: accepted, as GNU nm accepts it)
     #[arg(long = "special-syms")]
     pub special_syms: bool,
@@ -226,6 +229,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         print_armap: args.print_armap,
         debug_syms: args.debug_syms,
         line_numbers: args.line_numbers,
+        synthetic: args.synthetic,
         unicode: match args.unicode.as_deref() {
             None | Some("default") => nm::Unicode::Default,
             Some("locale") => nm::Unicode::Locale,

@@ -185,11 +185,15 @@ pub(super) fn sysv_line(
         number_fixed(line, s.value, digits, radix);
     }
     line.extend_from_slice(&[b'|', b' ', b' ', b' ', s.letter, b' ', b' ', b'|']);
-    // A section symbol has no ELF details in BFD (it is BSF_SECTION_SYM): blank columns.
-    if s.kind == 3 {
+    // A section symbol has no ELF details in BFD (it is BSF_SECTION_SYM), nor has a synthetic
+    // one: blank columns, but a synthetic symbol's size under --size-sort.
+    if s.kind == 3 || s.synthetic {
         line.resize(line.len() + 18, b' ');
         line.push(b'|');
-        line.resize(line.len() + digits, b' ');
+        match s.synthetic && s.size != 0 {
+            true => number_fixed(line, s.size, digits, radix),
+            false => line.resize(line.len() + digits, b' '),
+        }
         line.extend_from_slice(b"|     |\n");
         return;
     }
