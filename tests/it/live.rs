@@ -193,6 +193,158 @@ fn a_c_patch_calls_printf_reads_a_global_and_is_undone() {
     assert!(listed.contains("no live patches"));
 }
 
+/// A host built with `-g`: `half` returns a double (xmm0), `both` a struct of a long and a
+/// double (rax and xmm0), `third` a long double (st0). The patches say nothing of it; the thunk hands back what the DWARF
+/// says, where the default (rax only) would restore xmm0 over the results.
+const FLOAT_HOST: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+struct pair { long n; double d; };
+__attribute__((noinline)) double half(long i) { return i / 2.0; }
+__attribute__((noinline)) struct pair both(long i) { struct pair p = { i, i / 4.0 }; return p; }
+__attribute__((noinline)) long double third(long i) { return i / 3.0L; }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (long i = 0;; i++) {
+        struct pair p = both(i);
+        long t = (long)(third(i) * 3 + 0.5L);
+        printf("v %ld %ld %ld %ld %ld\n", i, (long)(half(i) * 2), p.n, (long)(p.d * 4), t);
+        usleep(20000);
+    }
+}
+"#;
+
+const FLOAT_PATCH: &str = r#"
+struct pair { long n; double d; };
+double half(long i) { return i * 1000.0; }
+struct pair both(long i) { struct pair p = { i + 7, i * 10.0 }; return p; }
+long double third(long i) { return i * 7.0L / 3; }
+"#;
+
+#[test]
+fn the_return_registers_come_from_the_dwarf() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("floats.c"), FLOAT_HOST).unwrap();
+    gcc(dir.path(), &["-g", "-O2", "floats.c", "-o", "floats"]);
+    let mut host = Running::start(&mut process(dir.path().join("floats")));
+    let pid = host.pid();
+    // `v I HALF*2 N D*4 THIRD*3`, as numbers.
+    let fields = |line: &str| -> Vec<i64> {
+        line.split(' ')
+            .skip(1)
+            .filter_map(|w| w.parse().ok())
+            .collect()
+    };
+    host.wait_for("from the host", Duration::from_secs(10), |l| {
+        l.starts_with("v 2 ")
+    });
+    let patch = object(dir.path(), "floats-patch", FLOAT_PATCH);
+    let path = patch.to_str().unwrap();
+
+    let said = live_ok(pid, &["--function", "half", path]);
+    assert!(said.contains("(returns float, from the DWARF)"), "{said}");
+    host.wait_for("half patched", Duration::from_secs(10), |l| {
+        let f = fields(l);
+        f.len() == 5 && f[0] > 0 && f[1] == 2000 * f[0] && f[2] == f[0] && f[3] == f[0]
+    });
+    let said = live_ok(pid, &["--function", "both", path, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!(report["returns"], "int-float", "{said}");
+    assert_eq!(report["returns_from"], "DWARF", "{said}");
+    host.wait_for("both patched", Duration::from_secs(10), |l| {
+        let f = fields(l);
+        f.len() == 5 && f[0] > 0 && f[1] == 2000 * f[0] && f[2] == f[0] + 7 && f[3] == 40 * f[0]
+    });
+    let said = live_ok(pid, &["--function", "third", path]);
+    assert!(said.contains("(returns x87, from the DWARF)"), "{said}");
+    host.wait_for("third patched", Duration::from_secs(10), |l| {
+        let f = fields(l);
+        f.len() == 5 && f[0] > 0 && f[4] == 7 * f[0] && f[2] == f[0] + 7
+    });
+    live_ok(pid, &["--undo", "third"]);
+    // Said outright, --returns wins: an int return hands back rax alone, so the caller's
+    // xmm0 comes back over the patch's result.
+    live_ok(pid, &["--undo", "half"]);
+    live_ok(pid, &["--undo", "both"]);
+    host.wait_for("undone", Duration::from_secs(10), |l| {
+        let f = fields(l);
+        f.len() == 5 && f[0] > 0 && f[1] == f[0] && f[2] == f[0] && f[3] == f[0] && f[4] == f[0]
+    });
+    let said = live_ok(pid, &["--function", "half", path, "--returns", "int"]);
+    assert!(said.contains("(returns int, as --returns says)"), "{said}");
+    live_ok(pid, &["--undo", "half"]);
+}
+
+/// Every kind of return value, classified from gcc's DWARF as the System V ABI returns it.
+#[test]
+fn return_kinds_are_read_from_the_dwarf_as_the_abi_classifies_them() {
+    use polylink_inspect::dwarf::{Returned, returned};
+    let cases: [(&str, &str, Returned); 17] = [
+        ("void", "", Returned::Nothing),
+        ("char", "0", Returned::Int),
+        ("unsigned long", "0", Returned::Int),
+        ("const char *", "0", Returned::Int),
+        ("float", "0", Returned::Float),
+        ("double", "0", Returned::Float),
+        ("long double", "0", Returned::X87),
+        ("_Complex double", "0", Returned::FloatPair),
+        ("__int128", "0", Returned::IntPair),
+        ("struct ll", "(struct ll){0}", Returned::IntPair),
+        ("struct dd", "(struct dd){0}", Returned::FloatPair),
+        ("struct ff", "(struct ff){0}", Returned::Float),
+        ("struct if_", "(struct if_){0}", Returned::Int),
+        ("struct ld", "(struct ld){0}", Returned::IntAndFloat),
+        ("struct dl", "(struct dl){0}", Returned::IntAndFloat),
+        ("struct big", "(struct big){0}", Returned::Memory),
+        ("union u", "(union u){0}", Returned::Int),
+    ];
+    let mut source = String::from(
+        "struct ll { long a, b; }; struct dd { double a, b; }; struct ff { float a, b; };\n\
+         struct if_ { int a; float b; }; struct ld { long a; double b; };\n\
+         struct dl { double a[1]; long b; }; struct big { char c[24]; };\n\
+         union u { double d; long l; };\n",
+    );
+    for (i, (kind, value, _)) in cases.iter().enumerate() {
+        let body = if value.is_empty() {
+            String::new()
+        } else {
+            format!("return {value};")
+        };
+        source.push_str(&format!(
+            "__attribute__((noinline)) {kind} f{i}(void) {{ {body} }}\n"
+        ));
+    }
+    let calls: Vec<String> = (0..cases.len()).map(|i| format!("(void)f{i}();")).collect();
+    source.push_str(&format!(
+        "int main(void) {{ {} return 0; }}\n",
+        calls.join(" ")
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("kinds.c"), source).unwrap();
+    gcc(dir.path(), &["-g", "-O1", "kinds.c", "-o", "kinds"]);
+    gcc(dir.path(), &["-O1", "kinds.c", "-o", "bare"]);
+    let data = std::fs::read(dir.path().join("kinds")).unwrap();
+    let bare = std::fs::read(dir.path().join("bare")).unwrap();
+    let listing = String::from_utf8(
+        tool("nm")
+            .arg(dir.path().join("kinds"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    for (i, (kind, _, expected)) in cases.iter().enumerate() {
+        let address = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" T f{i}")))
+            .and_then(|l| u64::from_str_radix(l.split(' ').next()?, 16).ok())
+            .unwrap();
+        assert_eq!(returned(&data, address), Some(*expected), "{kind}");
+        // Without DWARF there is nothing to say.
+        assert_eq!(returned(&bare, address), None, "{kind} without -g");
+    }
+}
+
 #[test]
 fn a_nasm_patch_and_a_second_patch_undo_to_the_true_original() {
     let dir = tempfile::tempdir().unwrap();

@@ -57,7 +57,9 @@ pub struct Options {
     pub entry: Option<String>,
     /// Enter through the register-keeping thunk.
     pub preserve: bool,
-    pub returns: Returns,
+    /// What the function returns, which the thunk hands back; `None`: from the DWARF of the
+    /// file that defines it, else a 64-bit integer.
+    pub returns: Option<Returns>,
     /// Skip the code check (the user vouches for the bytes).
     pub unchecked: bool,
     /// Swap the executable's GOT cell for the function instead of jumping at its entry.
@@ -87,6 +89,8 @@ pub struct Report {
     pub entry: u64,
     pub thunk: Option<u64>,
     pub returns: Option<Returns>,
+    /// Where the return kind came from: `option`, `DWARF` or `default`.
+    pub returns_from: Option<String>,
     pub resolved: Vec<Resolved>,
     /// `entry` or `got`, and where the redirect was written: the function's entry, or each
     /// GOT cell.
@@ -125,14 +129,40 @@ fn read_patch(path: &Path) -> Result<polylink_inspect::symbols::Input, LiveError
     })
 }
 
+/// What the function at link-time address `address` of file `path` returns, from the file's
+/// DWARF; `None` when it has none for it.
+fn returned_by(path: &str, address: u64) -> Option<Returns> {
+    use polylink_inspect::dwarf::Returned;
+    let input = polylink_inspect::symbols::load(Path::new(path)).ok()?;
+    Some(
+        match polylink_inspect::dwarf::returned(input.data(), address)? {
+            Returned::Nothing => Returns::Void,
+            Returned::Int | Returned::Memory => Returns::Int,
+            Returned::IntPair => Returns::IntPair,
+            Returned::Float => Returns::Float,
+            Returned::FloatPair => Returns::FloatPair,
+            Returned::IntAndFloat => Returns::IntAndFloat,
+            Returned::X87 => Returns::X87,
+        },
+    )
+}
+
 /// Patches function `options.function` of process `options.pid` with the object
 /// `options.patch`.
 pub fn apply(options: &Options) -> Result<Report, LiveError> {
     let started = Instant::now();
     let pid = process_of(options.pid)?;
     let image = Image::read(pid)?;
-    let (file, function) = find_function(&image, &options.function, !options.via_got)?;
-    let (file, function) = (file.path.clone(), function.clone());
+    let (loaded, function) = find_function(&image, &options.function, !options.via_got)?;
+    let (returns, returns_from) = match options.returns {
+        Some(returns) => (returns, "option"),
+        None if !options.preserve || options.via_got => (Returns::Int, "default"),
+        None => match returned_by(&loaded.path, function.address.wrapping_sub(loaded.bias)) {
+            Some(returns) => (returns, "DWARF"),
+            None => (Returns::Int, "default"),
+        },
+    };
+    let (file, function) = (loaded.path.clone(), function.clone());
     let mut record = Record::load(pid)?;
     let bytes = read_patch(&options.patch)?;
     let shown = options.patch.display().to_string();
@@ -165,9 +195,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         }
     };
     let thunk_len = match xsave {
-        Some(size) => {
-            thunk::len(options.returns, size).map_err(|e| LiveError::Thunk(e.to_string()))?
-        }
+        Some(size) => thunk::len(returns, size).map_err(|e| LiveError::Thunk(e.to_string()))?,
         None => 0,
     };
     let plan = object.plan(thunk_len, &image)?;
@@ -226,7 +254,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         &entry_name,
         code_base,
         data_base,
-        xsave,
+        xsave.map(|size| (size, returns)),
     );
     let (linked, thunk_at, new_bytes, pause, threads) = match installed {
         Ok(done) => done,
@@ -281,7 +309,8 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         data: data_base.map(|d| (d, data_len as u64)),
         entry: linked.entry,
         thunk: thunk_at,
-        returns: xsave.map(|_| options.returns),
+        returns: xsave.map(|_| returns),
+        returns_from: xsave.map(|_| returns_from.to_owned()),
         resolved: linked.resolved,
         via: if options.via_got { "got" } else { "entry" }.into(),
         sites: sites.iter().map(|(site, _)| *site).collect(),
@@ -316,13 +345,13 @@ fn install(
     entry_name: &str,
     code_base: u64,
     data_base: Option<u64>,
-    xsave: Option<u32>,
+    thunk: Option<(u32, Returns)>,
 ) -> Result<Installed, LiveError> {
     let pid = image.pid;
     let mut linked = object.link(plan, code_base, data_base.unwrap_or(0), entry_name, image)?;
-    let thunk_at = match xsave {
-        Some(size) => {
-            let bytes = thunk::assemble(code_base, linked.entry, options.returns, size)
+    let thunk_at = match thunk {
+        Some((size, returns)) => {
+            let bytes = thunk::assemble(code_base, linked.entry, returns, size)
                 .map_err(|e| LiveError::Thunk(e.to_string()))?;
             linked.code[plan.thunk.clone()].copy_from_slice(&bytes);
             linked

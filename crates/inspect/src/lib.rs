@@ -14,6 +14,7 @@
 //! tools, through polylink-cmd.
 
 pub mod checksec;
+pub mod dwarf;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod isolate;

@@ -31,9 +31,10 @@ pub struct LivePatchArgs {
     #[arg(long)]
     no_preserve: bool,
     /// What the function returns, which the thunk hands back: int, int-pair, float,
-    /// float-pair or void
-    #[arg(long, default_value = "int", value_name = "KIND")]
-    returns: Returns,
+    /// float-pair, int-float, x87 or void [default: from the DWARF of the file that defines
+    /// the function, else int]
+    #[arg(long, value_name = "KIND")]
+    returns: Option<Returns>,
     /// How to redirect the function: `entry` writes a jump over its first five bytes with every
     /// thread stopped; `got` swaps the executable's GOT cell for it (a function the program
     /// calls through its GOT or PLT, such as a libc function), with no thread stopped
@@ -149,8 +150,14 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
     match (report.thunk, report.returns) {
         (Some(thunk), Some(returns)) => writeln!(
             out,
-            "entry {:#x}, through the thunk at {thunk:#x} that keeps caller-saved registers (returns {returns})",
-            report.entry
+            "entry {:#x}, through the thunk at {thunk:#x} that keeps caller-saved registers \
+             (returns {returns}, {})",
+            report.entry,
+            match report.returns_from.as_deref() {
+                Some("DWARF") => "from the DWARF",
+                Some("option") => "as --returns says",
+                _ => "by default",
+            }
         )?,
         _ => writeln!(out, "entry {:#x}, entered directly", report.entry)?,
     }

@@ -23,6 +23,12 @@ pub enum Returns {
     Float,
     /// Two, in xmm0 and xmm1.
     FloatPair,
+    /// One of each, in rax and xmm0 (a 16-byte struct of an integer and a double).
+    #[serde(rename = "int-float")]
+    IntAndFloat,
+    /// `long double`, on the x87 stack: the thunk leaves the x87 state as the patch left it
+    /// (no caller keeps anything there across a call).
+    X87,
     Void,
 }
 
@@ -35,10 +41,13 @@ impl std::str::FromStr for Returns {
             "int-pair" => Returns::IntPair,
             "float" => Returns::Float,
             "float-pair" => Returns::FloatPair,
+            "int-float" => Returns::IntAndFloat,
+            "x87" => Returns::X87,
             "void" => Returns::Void,
             other => {
                 return Err(format!(
-                    "{other:?} is no return kind: int, int-pair, float, float-pair or void"
+                    "{other:?} is no return kind: int, int-pair, float, float-pair, int-float, \
+                     x87 or void"
                 ));
             }
         })
@@ -52,6 +61,8 @@ impl std::fmt::Display for Returns {
             Returns::IntPair => "int-pair",
             Returns::Float => "float",
             Returns::FloatPair => "float-pair",
+            Returns::IntAndFloat => "int-float",
+            Returns::X87 => "x87",
             Returns::Void => "void",
         })
     }
@@ -98,13 +109,19 @@ pub fn assemble(at: u64, patch: u64, returns: Returns, xsave: u32) -> Result<Vec
     a.call(patch)?;
     a.add(rsp, 8 * STACK_ARGS)?;
     // The return registers go where the restore takes them from.
-    if matches!(returns, Returns::Int | Returns::IntPair) {
+    if matches!(
+        returns,
+        Returns::Int | Returns::IntPair | Returns::IntAndFloat
+    ) {
         a.mov(qword_ptr(slot(rax)), rax)?;
     }
     if returns == Returns::IntPair {
         a.mov(qword_ptr(slot(rdx)), rdx)?;
     }
-    if matches!(returns, Returns::Float | Returns::FloatPair) {
+    if matches!(
+        returns,
+        Returns::Float | Returns::FloatPair | Returns::IntAndFloat
+    ) {
         // XMM0 and XMM1 sit at 160 and 176 in XSAVE's legacy area; bit 1 of XSTATE_BV (at
         // 512) says that area holds the SSE state, so XRSTOR loads it rather than zeros.
         a.movdqu(xmmword_ptr(rsp + 160), xmm0)?;
@@ -113,7 +130,8 @@ pub fn assemble(at: u64, patch: u64, returns: Returns, xsave: u32) -> Result<Vec
         }
         a.or(byte_ptr(rsp + 512), 2)?;
     }
-    a.mov(eax, -1)?;
+    // Everything back, but for x87 results the x87 state (bit 0 of the mask).
+    a.mov(eax, if returns == Returns::X87 { -2 } else { -1 })?;
     a.mov(edx, -1)?;
     a.xrstor64(ptr(rsp))?;
     a.lea(rsp, ptr(rbp - 8 * KEPT.len() as i32))?;
