@@ -559,6 +559,162 @@ fn every_refusal_leaves_the_process_running_and_unchanged() {
 
 /// Four threads call `compute` without pause and check every result while it is patched and
 /// undone 200 times.
+/// Three more result lines, each `compute`'s own: `2 * i`.
+fn still_old(host: &mut Running) {
+    for _ in 0..3 {
+        let line = host.wait_for("the old results", Duration::from_secs(5), |l| {
+            l.starts_with("v ")
+        });
+        let (i, r) = values(&line).unwrap();
+        assert_eq!(r, 2 * i, "{line}");
+    }
+}
+
+/// The mappings of process `pid`, as `/proc/PID/maps` lists them.
+fn mappings(pid: u32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a tracer holds process `pid`.
+fn traced(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .any(|l| l.starts_with("TracerPid:") && l.split_whitespace().nth(1) != Some("0"))
+}
+
+#[test]
+fn ctrl_c_before_the_jump_takes_everything_back() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, exe) = start_host(dir.path());
+    let pid = host.pid();
+    let at = address_of(pid, &exe, "compute");
+    let before = read_code(pid, at, 16);
+    let maps_before = mappings(pid);
+    let patch = object(dir.path(), "patch", PATCH);
+    let mut command = process(polylink_tests::polylink_bin());
+    command
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&patch)
+        .env("POLYLINK_LIVE_TEST_HOLD_MS", "3000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut live = polylink_tests::start(&mut command);
+    let mut stderr = std::io::BufReader::new(live.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("holding"), "{line}");
+    // The patch's memory is mapped in the host now; Ctrl-C.
+    assert_ne!(
+        mappings(pid),
+        maps_before,
+        "the blocks are mapped while it holds"
+    );
+    tool("kill")
+        .args(["-INT", &live.id().to_string()])
+        .assert()
+        .success();
+    let status = live.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains("interrupted before the jump was written"),
+        "{rest}"
+    );
+    // Nothing is left: no mapping, no tracer, the same entry, no record, the old results.
+    assert_eq!(mappings(pid), maps_before);
+    assert!(!traced(pid));
+    assert_eq!(read_code(pid, at, 16), before);
+    assert!(live_ok(pid, &["--list"]).contains("no live patches"));
+    still_old(&mut host);
+}
+
+/// A host that leaves no room within 3 GB of its code: every gap there is reserved.
+const CROWDED_HOST: &str = r#"
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int scale = 3;
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    unsigned long at = (unsigned long)&compute & ~0xfffUL;
+    unsigned long lo = at - (3UL << 30), hi = at + (3UL << 30);
+    unsigned long starts[512], ends[512];
+    int n = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    while (n < 512 && fscanf(maps, "%lx-%lx%*[^\n]", &starts[n], &ends[n]) == 2)
+        n++;
+    fclose(maps);
+    unsigned long cursor = lo;
+    for (int k = 0; k <= n; k++) {
+        unsigned long next = k < n && starts[k] < hi ? starts[k] : hi;
+        if (next > cursor)
+            mmap((void *)cursor, next - cursor, PROT_NONE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (k < n && ends[k] > cursor)
+            cursor = ends[k];
+    }
+    for (long i = 0;; i++) {
+        printf("v %ld %ld\n", i, compute(i));
+        usleep(20000);
+    }
+}
+"#;
+
+#[test]
+fn no_room_near_the_function_is_refused_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("crowded.c"), CROWDED_HOST).unwrap();
+    gcc(dir.path(), &["-O2", "crowded.c", "-o", "crowded"]);
+    let exe = dir.path().join("crowded");
+    let mut host = Running::start(&mut process(&exe));
+    host.wait_for("from the host", Duration::from_secs(10), |l| {
+        l.starts_with("v 2 ")
+    });
+    let pid = host.pid();
+    let at = address_of(pid, &exe, "compute");
+    let before = read_code(pid, at, 16);
+    let maps_before = mappings(pid);
+    let patch = object(dir.path(), "patch", PATCH);
+    let out = polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&patch)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("no room in process {pid} for ")),
+        "{said}"
+    );
+    assert!(said.contains("within a 32-bit displacement of"), "{said}");
+    assert_eq!(mappings(pid), maps_before);
+    assert!(!traced(pid));
+    assert_eq!(read_code(pid, at, 16), before);
+    still_old(&mut host);
+}
+
 #[test]
 fn four_busy_threads_see_only_old_or_new_results_across_200_patches() {
     let dir = tempfile::tempdir().unwrap();

@@ -129,6 +129,19 @@ fn read_patch(path: &Path) -> Result<polylink_inspect::symbols::Input, LiveError
     })
 }
 
+/// For the tests of Ctrl-C: with `POLYLINK_LIVE_TEST_HOLD_MS` set, waits that long after the
+/// patch's memory is mapped and before anything is written there, saying so on stderr.
+fn hold_for_tests() {
+    let Some(ms) = std::env::var("POLYLINK_LIVE_TEST_HOLD_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+    else {
+        return;
+    };
+    eprintln!("polylink: holding for {ms} ms after mapping");
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
 /// What the function at link-time address `address` of file `path` returns, from the file's
 /// DWARF; `None` when it has none for it.
 fn returned_by(path: &str, address: u64) -> Option<Returns> {
@@ -151,6 +164,8 @@ fn returned_by(path: &str, address: u64) -> Option<Returns> {
 /// `options.patch`.
 pub fn apply(options: &Options) -> Result<Report, LiveError> {
     let started = Instant::now();
+    // Ctrl-C takes back what was done, up to the jump; after it, the patch finishes.
+    let interrupts = ptrace::Interrupts::catch();
     let pid = process_of(options.pid)?;
     let image = Image::read(pid)?;
     let (loaded, function) = find_function(&image, &options.function, !options.via_got)?;
@@ -225,6 +240,9 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         .syscall_instruction(&mem)
         .ok_or(LiveError::NoSyscall { pid })?;
 
+    if interrupts.seen() {
+        return Err(LiveError::Interrupted { pid });
+    }
     // Room for the patch, mapped by the process itself, near the function.
     let map_started = Instant::now();
     let (code_base, data_base) = {
@@ -244,6 +262,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
     if let Some(data) = data_base {
         blocks.push((data, (data_len as u64).next_multiple_of(page)));
     }
+    hold_for_tests();
     let installed = install(
         options,
         &image,
@@ -255,6 +274,7 @@ pub fn apply(options: &Options) -> Result<Report, LiveError> {
         code_base,
         data_base,
         xsave.map(|size| (size, returns)),
+        &interrupts,
     );
     let (linked, thunk_at, new_bytes, pause, threads) = match installed {
         Ok(done) => done,
@@ -346,6 +366,7 @@ fn install(
     code_base: u64,
     data_base: Option<u64>,
     thunk: Option<(u32, Returns)>,
+    interrupts: &ptrace::Interrupts,
 ) -> Result<Installed, LiveError> {
     let pid = image.pid;
     let mut linked = object.link(plan, code_base, data_base.unwrap_or(0), entry_name, image)?;
@@ -380,6 +401,10 @@ fn install(
         write_mem(mem, pid, &allowed, data, &linked.data)?;
     }
     let target = thunk_at.unwrap_or(linked.entry);
+    // The last point where Ctrl-C takes the patch back (the caller unmaps the blocks).
+    if interrupts.seen() {
+        return Err(LiveError::Interrupted { pid });
+    }
     if options.via_got {
         // An aligned 8-byte store per cell, with no thread stopped: a caller reads the old
         // pointer or the new one.

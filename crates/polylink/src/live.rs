@@ -100,7 +100,7 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
     let (Some(function), Some(patch)) = (args.function, args.patch) else {
         bail!("name the function to replace with --function NAME, and give PATCH.o");
     };
-    let report = live::apply(&Options {
+    let applied = live::apply(&Options {
         pid: args.pid,
         function,
         patch,
@@ -109,7 +109,16 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         returns: args.returns,
         unchecked: args.check.unchecked,
         via_got: args.via == "got",
-    })?;
+    });
+    let report = match applied {
+        Ok(report) => report,
+        // As a program that Ctrl-C ends exits: 128 + SIGINT.
+        Err(e @ live::LiveError::Interrupted { .. }) => {
+            eprintln!("polylink: {e}");
+            return Ok(ExitCode::from(130));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         writeln!(out, "{}", serde_json::to_string(&report)?)?;
         return Ok(ExitCode::SUCCESS);

@@ -95,6 +95,10 @@ pub enum LiveError {
         near: u64,
         why: String,
     },
+    #[error(
+        "interrupted before the jump was written: the patch's memory in process {pid} is unmapped again and nothing else was changed"
+    )]
+    Interrupted { pid: u32 },
     #[error("process {pid}: no `syscall` instruction found in its code, to run mmap with")]
     NoSyscall { pid: u32 },
     #[error(

@@ -7,6 +7,9 @@
 //! - A signal that arrives while a thread is held is kept and handed back when it is let go.
 //! - While any thread is held, this process blocks SIGINT, SIGTERM, SIGHUP and SIGQUIT: Ctrl-C
 //!   then ends it only after every thread is back as it was ([`Stopped`]'s `Drop` detaches).
+//! - For a whole patch, [`Interrupts`] turns those signals into a flag the patcher reads at the
+//!   points where it can still take back what it did: Ctrl-C then unmaps the patch's blocks,
+//!   or, once the jump is written, lets the patch finish.
 //! - A system call runs in the target by pointing a stopped thread at a `syscall` instruction
 //!   already in its code, with the call's registers, and single-stepping it; the thread's
 //!   registers are then put back, the interrupted system call's restart state included.
@@ -17,6 +20,59 @@ use crate::live::LiveError;
 
 /// The general registers of a stopped thread.
 pub type Regs = libc::user_regs_struct;
+
+/// Set by the handler [`Interrupts`] installs.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The signals that end a command-line tool when its user gives up on it.
+const ENDING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+extern "C" fn note_interrupt(_: libc::c_int) {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// While alive, SIGINT, SIGTERM, SIGHUP and SIGQUIT only set a flag ([`Interrupts::seen`]);
+/// dropped, the earlier handlers are back.
+pub struct Interrupts {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl Interrupts {
+    pub fn catch() -> Interrupts {
+        INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
+        let mut old = Vec::new();
+        for signal in ENDING {
+            // SAFETY: sigaction is plain data; the handler only stores to an atomic, which is
+            // async-signal-safe; the old action is kept to be put back.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = note_interrupt as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut previous: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, &action, &mut previous) == 0 {
+                    old.push((signal, previous));
+                }
+            }
+        }
+        Interrupts { old }
+    }
+
+    /// Whether one of the signals arrived since [`Interrupts::catch`].
+    pub fn seen(&self) -> bool {
+        INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        for (signal, previous) in &self.old {
+            // SAFETY: puts back the action `catch` found.
+            unsafe {
+                libc::sigaction(*signal, previous, std::ptr::null_mut());
+            }
+        }
+    }
+}
 
 /// Every thread of a process, stopped and held, until dropped.
 pub struct Stopped {
@@ -87,7 +143,7 @@ fn block_signals() -> libc::sigset_t {
         let mut set: libc::sigset_t = std::mem::zeroed();
         let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        for signal in ENDING {
             libc::sigaddset(&mut set, signal);
         }
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
