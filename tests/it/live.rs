@@ -875,6 +875,62 @@ int main(void) {
     });
 }
 
+/// The GOT cell is swapped while four threads call through it without pause: each call reads
+/// the old pointer or the new one, never a mix (which would send a thread into nowhere).
+#[test]
+fn four_threads_calling_through_a_got_cell_survive_100_swaps() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("busy-got.c"),
+        r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+static int own;
+static void *work(void *arg) {
+    for (;;) {
+        int r = getpid();
+        if (r != own && r != 4242) { printf("BAD %d\n", r); fflush(stdout); abort(); }
+    }
+    return arg;
+}
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    own = getpid();
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, work, NULL);
+    for (long n = 0;; n++) { printf("alive %ld\n", n); usleep(50000); }
+}
+"#,
+    )
+    .unwrap();
+    gcc(
+        dir.path(),
+        &["-O2", "busy-got.c", "-o", "busy-got", "-lpthread"],
+    );
+    let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
+    let mut host = Running::start(&mut process(dir.path().join("busy-got")));
+    host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
+    let pid = host.pid().to_string();
+    let path = patch.to_str().unwrap();
+    for round in 0..100 {
+        live_ok(&pid, &["--via", "got", "--function", "getpid", path]);
+        live_ok(&pid, &["--undo", "getpid"]);
+        if round % 25 == 0 {
+            host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
+        }
+    }
+    host.wait_for("alive at the end", Duration::from_secs(10), |l| {
+        l.starts_with("alive")
+    });
+    assert!(
+        !host.seen.iter().any(|l| l.starts_with("BAD")),
+        "{:#?}",
+        host.seen
+    );
+}
+
 /// A Rust program built with cargo, whose `#[inline(never)] extern "C" fn compute` is patched
 /// from a C object and undone.
 #[test]
