@@ -641,6 +641,69 @@ fn ctrl_c_before_the_jump_takes_everything_back() {
     still_old(&mut host);
 }
 
+/// A thread that never leaves the third byte of `spin` (`nop; nop; 1: jmp 1b`): stepping it
+/// cannot take it out of the five bytes the jump would replace.
+const SPINNING_HOST: &str = r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((naked, noinline)) void spin(void) {
+    __asm__ volatile("nop\n nop\n 1: jmp 1b\n ret\n nop\n nop\n nop\n");
+}
+static void *work(void *arg) { spin(); return arg; }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, work, NULL);
+    for (long n = 0;; n++) { printf("alive %ld\n", n); usleep(20000); }
+}
+"#;
+
+#[test]
+fn a_thread_that_stays_inside_the_entry_is_refused_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spinning.c"), SPINNING_HOST).unwrap();
+    gcc(
+        dir.path(),
+        &["-O2", "spinning.c", "-o", "spinning", "-lpthread"],
+    );
+    let exe = dir.path().join("spinning");
+    let mut host = Running::start(&mut process(&exe));
+    host.wait_for("alive", Duration::from_secs(10), |l| {
+        l.starts_with("alive 2")
+    });
+    let pid = host.pid();
+    let at = address_of(pid, &exe, "spin");
+    let before = read_code(pid, at, 16);
+    let maps_before = mappings(pid);
+    let patch = object(dir.path(), "spin", "void spin(void) {}");
+    let out = polylink()
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "spin",
+        ])
+        .arg(&patch)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("stayed inside the first 5 bytes of spin"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert_eq!(mappings(pid), maps_before);
+    assert!(!traced(pid));
+    assert_eq!(read_code(pid, at, 16), before);
+    host.wait_for("still alive", Duration::from_secs(5), |l| {
+        l.starts_with("alive")
+    });
+}
+
 /// A host that leaves no room within 3 GB of its code: every gap there is reserved.
 const CROWDED_HOST: &str = r#"
 #define _GNU_SOURCE
