@@ -247,6 +247,9 @@ fn cpp_filt_names(inputs: &[Input], options: &Options) -> std::collections::BTre
         let Some(strings) = symbols::symbol_strings(data, options.table()) else {
             return;
         };
+        if !demangle::may_ask_cpp_filt(strings) {
+            return;
+        }
         for name in strings.split(|&b| b == 0) {
             if let Some(core) = demangle::for_cpp_filt(name) {
                 wanted.insert(core.to_owned());

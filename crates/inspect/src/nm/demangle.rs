@@ -42,6 +42,16 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: &CppNames) -> bo
     true
 }
 
+/// Whether any name in `strings` (a string table) may be one c++filt is asked about: with
+/// libiberty linked in, only tables that hold `DT`, `Dt` or `DF` somewhere (one pass over the
+/// bytes, so that the names of most tables are never split out one by one).
+pub(super) fn may_ask_cpp_filt(strings: &[u8]) -> bool {
+    !libiberty::LINKED
+        || strings
+            .windows(2)
+            .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
+}
+
 /// The part of `name` that c++filt is asked about, when it is: every C++ name in a build
 /// without libiberty linked in; otherwise those that GCC's copy of libiberty spells otherwise
 /// than binutils 2.40's (GCC 12's lacks `DF16_`, `_Float16`, and prints a call inside
@@ -111,16 +121,18 @@ fn scheme(name: &str) -> Scheme<'_> {
 /// (after `_ZN`) that is demangled, when it has that shape.
 fn legacy_rust_length(body: &str) -> Option<usize> {
     let bytes = body.as_bytes();
-    let rust_chars = bytes
-        .iter()
-        .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b));
-    let (mut len, mut after_dot) = (bytes.len(), true);
-    while len > 0 && !(after_dot && bytes[len - 1] == b'E') {
-        after_dot = bytes[len - 1] == b'.';
-        len -= 1;
+    // The end that counts: the body's, else the last `.` that follows an `E`.
+    let mut len = bytes.len();
+    while !(len > 0 && bytes[len - 1] == b'E') {
+        len = body[..len].rfind('.')?;
     }
     let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
-    (rust_chars && hashed).then_some(len)
+    let rust_chars = || {
+        bytes
+            .iter()
+            .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b))
+    };
+    (hashed && rust_chars()).then_some(len)
 }
 
 /// A C++ name through the `cpp_demangle` crate, with the spellings where it differs from

@@ -26,10 +26,20 @@ pub(super) fn demangle(out: &mut Vec<u8>, name: &str) -> Option<bool> {
     if !LINKED || name.len() > LARGEST {
         return None;
     }
-    let name = std::ffi::CString::new(name).ok()?;
-    if name.as_bytes().len() <= IN_PLACE {
-        return Some(demangle_here(out, &name));
+    if name.len() <= IN_PLACE {
+        // The name NUL-terminated in a buffer this thread keeps, not a new allocation a name.
+        thread_local! {
+            static TERMINATED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        return TERMINATED.with_borrow_mut(|buffer| {
+            buffer.clear();
+            buffer.extend_from_slice(name.as_bytes());
+            buffer.push(0);
+            let name = std::ffi::CStr::from_bytes_with_nul(buffer).ok()?;
+            Some(demangle_here(out, name))
+        });
     }
+    let name = std::ffi::CString::new(name).ok()?;
     let stack = name.as_bytes().len() * 128 + (8 << 20);
     std::thread::scope(|scope| {
         std::thread::Builder::new()
