@@ -405,7 +405,14 @@ fn in_parallel_after<T: Send, R: Send, F>(
         }
     };
     let (firstly, mut done): (F, Vec<(usize, R)>) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let placed = OnOtherCpus::start();
+        let workers: Vec<_> = (1..threads)
+            .map(|k| {
+                let _on = placed.as_ref().map(|p| p.next(k));
+                scope.spawn(work)
+            })
+            .collect();
+        drop(placed);
         let firstly = first();
         let mut done = work();
         for worker in workers {
@@ -419,6 +426,55 @@ fn in_parallel_after<T: Send, R: Send, F>(
     });
     done.sort_unstable_by_key(|(index, _)| *index);
     (firstly, done.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Starts each worker on a CPU of its own, other than the caller's. A new thread otherwise
+/// waits on its parent's CPU until the scheduler balances the load, milliseconds later on a
+/// small VM: longer than nm's whole run. A thread takes its CPU set from its parent, so the
+/// caller moves itself to the worker's CPU for the spawn ([`OnOtherCpus::next`]), and back
+/// to its own CPU when done (dropping the guard); its own set is restored when the last guard
+/// goes.
+struct OnOtherCpus {
+    old: rustix::thread::CpuSet,
+    here: usize,
+    others: Vec<usize>,
+}
+
+/// While alive, the caller runs on one CPU, for one spawn.
+struct SpawnOn<'p>(&'p OnOtherCpus);
+
+impl OnOtherCpus {
+    fn start() -> Option<OnOtherCpus> {
+        let old = rustix::thread::sched_getaffinity(None).ok()?;
+        let here = rustix::thread::sched_getcpu();
+        let others: Vec<usize> = (0..rustix::thread::CpuSet::MAX_CPU)
+            .filter(|&c| c != here && old.is_set(c))
+            .collect();
+        (!others.is_empty()).then_some(OnOtherCpus { old, here, others })
+    }
+
+    /// Moves the caller to the CPU of worker `k` (1-based), for its spawn.
+    fn next(&self, k: usize) -> SpawnOn<'_> {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(self.others[(k - 1) % self.others.len()]);
+        let _ = rustix::thread::sched_setaffinity(None, &set);
+        SpawnOn(self)
+    }
+}
+
+impl Drop for SpawnOn<'_> {
+    /// Back to the caller's own CPU.
+    fn drop(&mut self) {
+        let mut set = rustix::thread::CpuSet::new();
+        set.set(self.0.here);
+        let _ = rustix::thread::sched_setaffinity(None, &set);
+    }
+}
+
+impl Drop for OnOtherCpus {
+    fn drop(&mut self) {
+        let _ = rustix::thread::sched_setaffinity(None, &self.old);
+    }
 }
 
 /// The CPUs this process may run on, up to 8. (Not `available_parallelism`, which also reads
@@ -662,7 +718,11 @@ impl<'o, W: Write> Printer<'o, W> {
         let per_slice = symbols.len().div_ceil(threads * 8);
         let slices: Vec<&[Symbol<'_>]> = symbols.chunks(per_slice).collect();
         let format = |slice: &[Symbol<'_>]| {
-            let (mut buffer, mut line, mut ends) = (Vec::new(), Vec::new(), Vec::new());
+            // Room for every line at once (a demangled name is rarely three times the
+            // mangled one's length): a buffer that grows copies itself and faults pages in.
+            let guess = slice.iter().map(|s| 3 * s.name.len() + 40).sum();
+            let mut buffer = Vec::with_capacity(guess);
+            let (mut line, mut ends) = (Vec::new(), Vec::with_capacity(slice.len()));
             // Writing into a vector cannot fail.
             let _ = lines.write(&mut buffer, &mut line, slice.iter(), &mut ends);
             (buffer, ends)
