@@ -515,8 +515,8 @@ fn a_replay_that_disagrees_with_the_linker_says_so() {
         ) -> polylink_inspect::Result<(String, String)> {
             polylink_inspect::Host.driver_line(driver, cc_args, mark)
         }
-        fn cpp_filt(&self, names: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
-            polylink_inspect::Host.cpp_filt(names)
+        fn cpp_filt(&self, names: Vec<u8>, deep: bool) -> polylink_inspect::Result<Vec<u8>> {
+            polylink_inspect::Host.cpp_filt(names, deep)
         }
         fn run(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {
             Ok((true, String::new()))

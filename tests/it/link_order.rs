@@ -546,7 +546,7 @@ fn the_system_is_asked_through_one_trait() {
                 format!("Using built-in specs.\n /fixed/collect2 -o a.out {mark} -lb\n"),
             ))
         }
-        fn cpp_filt(&self, _: Vec<u8>) -> polylink_inspect::Result<Vec<u8>> {
+        fn cpp_filt(&self, _: Vec<u8>, _: bool) -> polylink_inspect::Result<Vec<u8>> {
             unreachable!("link-order demangles nothing")
         }
         fn run(&self, _: &[String]) -> polylink_inspect::Result<(bool, String)> {

@@ -129,7 +129,7 @@ fn built_files() -> Vec<PathBuf> {
     files
 }
 
-const OPTION_SETS: [&[&str]; 54] = [
+const OPTION_SETS: [&[&str]; 57] = [
     &[],
     &["-P"],
     &["-A"],
@@ -192,6 +192,15 @@ const OPTION_SETS: [&[&str]; 54] = [
     &["--unicode=escape", "-P"],
     &["--unicode=invalid", "-s"],
     &["--unicode=locale", "-f", "sysv"],
+    // Aliases, and long options shortened as getopt takes them.
+    &["--no-cplus", "--numeric"],
+    &["-C", "--no-recurse-limit"],
+    &[
+        "--demangle",
+        "--no-recursion-limit",
+        "--recurse-limit",
+        "--defined",
+    ],
 ];
 
 fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {

@@ -21,7 +21,7 @@ impl System for NoTools {
     fn run(&self, _: &[String]) -> Result<(bool, String)> {
         Err(no_tools())
     }
-    fn cpp_filt(&self, _: Vec<u8>) -> Result<Vec<u8>> {
+    fn cpp_filt(&self, _: Vec<u8>, _: bool) -> Result<Vec<u8>> {
         Err(no_tools())
     }
 }
@@ -66,6 +66,7 @@ pub fn nm(flags: u16, data: &[u8]) {
         debug_syms: bit(12) && bit(13),
         line_numbers: bit(12) != bit(0),
         synthetic: bit(13) != bit(2),
+        no_recurse_limit: bit(11) && bit(1),
         unicode: match flags >> 13 {
             0..=3 => nm::Unicode::Default,
             4 => nm::Unicode::Hex,

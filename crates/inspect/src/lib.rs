@@ -82,8 +82,10 @@ pub trait System {
     /// Runs a command (`argv[0]` is the program): a link, a compile, `ld -r`, `objcopy`, `ar`.
     /// Whether it succeeded, and its stderr.
     fn run(&self, argv: &[String]) -> Result<(bool, String)>;
-    /// `c++filt -i` over `names` (one a line): libiberty's spelling of each, one a line.
-    fn cpp_filt(&self, names: Vec<u8>) -> Result<Vec<u8>>;
+    /// `c++filt -i` over `names` (one a line): libiberty's spelling of each, one a line. With
+    /// `no_recurse_limit`, also `-r`: deeply nested names are demangled too, as
+    /// `nm --no-recurse-limit` asks.
+    fn cpp_filt(&self, names: Vec<u8>, no_recurse_limit: bool) -> Result<Vec<u8>>;
 }
 
 /// The real system: `ld`, the C compiler (`$CC`, else `cc`) and `c++filt`, started through
@@ -148,9 +150,12 @@ impl System for Host {
         ))
     }
 
-    fn cpp_filt(&self, names: Vec<u8>) -> Result<Vec<u8>> {
-        let output = Cmd::new("c++filt")
-            .arg("-i")
+    fn cpp_filt(&self, names: Vec<u8>, no_recurse_limit: bool) -> Result<Vec<u8>> {
+        let mut command = Cmd::new("c++filt").arg("-i");
+        if no_recurse_limit {
+            command = command.arg("-r");
+        }
+        let output = command
             .stdin(names)
             .install_hint(install_hint("binutils"))
             .run(false)?;

@@ -72,6 +72,10 @@ pub struct Options {
     pub line_numbers: bool,
     /// Add the `NAME@plt` symbols of the PLT entries (nm --synthetic)
     pub synthetic: bool,
+    /// Demangle names nested deeper than libiberty's recursion limit too
+    /// (nm --no-recurse-limit): those the demangler linked in, which keeps the limit, gives up
+    /// on are asked of `c++filt -r`
+    pub no_recurse_limit: bool,
 }
 
 /// nm's `--unicode`: names as they are (the default), or their UTF-8 sequences shown as they
@@ -229,7 +233,7 @@ pub fn report_all(
     if options.demangle {
         let wanted = cpp_filt_names(inputs, options);
         if !wanted.is_empty() {
-            cpp.ask(wanted, system);
+            cpp.ask(wanted, options.no_recurse_limit, system);
         }
     }
     let mut outcome = report_pass(out, inputs, options, several, &cpp)?;
@@ -247,6 +251,13 @@ fn cpp_filt_names(inputs: &[Input], options: &Options) -> std::collections::BTre
         let Some(strings) = symbols::symbol_strings(data, options.table()) else {
             return;
         };
+        // Without the recursion limit, the names the linked demangler gives up on go to
+        // c++filt too: found by demangling every C++ name once before the report.
+        if options.no_recurse_limit {
+            for core in strings.split(|&b| b == 0).filter_map(demangle::refused) {
+                wanted.insert(core.to_owned());
+            }
+        }
         if !demangle::may_ask_cpp_filt(strings) {
             return;
         }

@@ -11,7 +11,7 @@ use polylink_inspect::{Host, checksec, link_order, nm};
 /// nm's options, as GNU nm 2.40 spells them. Where options of one kind disagree (the format:
 /// -B, -P, -j, -f; the sort: -n, -p, --size-sort), the last one given wins, as in GNU nm.
 #[derive(Clone, Debug, clap::Args)]
-#[command(disable_version_flag = true)]
+#[command(disable_version_flag = true, infer_long_args = true)]
 pub struct NmArgs {
     /// Print the file (and member) on every line (nm -A, -o)
     #[arg(short = 'A', short_alias = 'o', long = "print-file-name")]
@@ -35,8 +35,22 @@ pub struct NmArgs {
     )]
     pub demangle: Option<String>,
     /// Do not demangle (the default)
-    #[arg(long = "no-demangle", overrides_with = "demangle")]
+    #[arg(long = "no-demangle", alias = "no-cplus", overrides_with = "demangle")]
     pub no_demangle: bool,
+    /// Keep the demangler's recursion limit (the default)
+    #[arg(
+        long = "recurse-limit",
+        alias = "recursion-limit",
+        overrides_with = "no_recurse_limit"
+    )]
+    pub recurse_limit: bool,
+    /// Demangle names nested deeper than the demangler's recursion limit too
+    #[arg(
+        long = "no-recurse-limit",
+        alias = "no-recursion-limit",
+        overrides_with = "recurse_limit"
+    )]
+    pub no_recurse_limit: bool,
     /// Read the dynamic symbol table (.dynsym) instead of .symtab
     #[arg(short = 'D', long)]
     pub dynamic: bool,
@@ -230,6 +244,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         debug_syms: args.debug_syms,
         line_numbers: args.line_numbers,
         synthetic: args.synthetic,
+        no_recurse_limit: args.no_recurse_limit,
         unicode: match args.unicode.as_deref() {
             None | Some("default") => nm::Unicode::Default,
             Some("locale") => nm::Unicode::Locale,

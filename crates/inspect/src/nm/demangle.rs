@@ -42,6 +42,21 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: &CppNames) -> bo
     true
 }
 
+/// The C++ part of `name` when the demangler linked in gives up on it (an invalid name, or
+/// one nested past its recursion limit), for `--no-recurse-limit`.
+pub(super) fn refused(name: &[u8]) -> Option<&str> {
+    if !libiberty::LINKED {
+        return None;
+    }
+    let name = std::str::from_utf8(name).ok()?;
+    let (_, core, _) = split(name);
+    if !matches!(scheme(core), Scheme::Cpp) || !cpp_word(core) {
+        return None;
+    }
+    let mut scratch = Vec::new();
+    (libiberty::demangle(&mut scratch, core) == Some(false)).then_some(core)
+}
+
 /// Whether any name in `strings` (a string table) may be one c++filt is asked about: with
 /// libiberty linked in, only tables that hold `DT`, `Dt` or `DF` somewhere (one pass over the
 /// bytes, so that the names of most tables are never split out one by one).
@@ -176,13 +191,18 @@ pub struct CppNames {
 impl CppNames {
     /// Asks c++filt about `wanted`. Without an answer, the names stay with the `cpp_demangle`
     /// crate, and the warning says so.
-    pub(super) fn ask(&mut self, wanted: std::collections::BTreeSet<String>, system: &dyn System) {
+    pub(super) fn ask(
+        &mut self,
+        wanted: std::collections::BTreeSet<String>,
+        no_recurse_limit: bool,
+        system: &dyn System,
+    ) {
         let mut text = Vec::new();
         for name in &wanted {
             text.extend_from_slice(name.as_bytes());
             text.push(b'\n');
         }
-        let output = match system.cpp_filt(text) {
+        let output = match system.cpp_filt(text, no_recurse_limit) {
             Ok(output) => output,
             Err(e) => {
                 self.warning = Some(format!(
