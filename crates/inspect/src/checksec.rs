@@ -11,12 +11,14 @@
 //!   a static program) or has no symbols at all is judged by its code: a canary is a read of
 //!   the guard at `%fs:0x28` (`%gs:0x14` in 32-bit code), which iced-x86 finds. "unknown" only
 //!   when neither can tell (no code to read).
-//! - FORTIFY: the `__*_chk` functions it calls (fortified), and the functions it calls that
-//!   have a `_chk` variant in the system's libc (fortifiable), as Debian's checksec counts them.
+//! - FORTIFY, as Debian's checksec 2.6 counts it: the dynamic symbols named as one of the
+//!   system libc's checked functions (fortified), and those plus the ones named as a function
+//!   libc has a checked variant of (fortifiable); yes when some dynamic symbol ends in `_chk`.
 //! - RPATH and RUNPATH with their values; symbols (`.symtab` there or stripped); debug info
 //!   (`.debug_*` sections); CET (IBT and SHSTK in `.note.gnu.property`); machine and class.
 //! - Static: no PT_INTERP, so no dynamic loader runs first.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -56,10 +58,14 @@ pub struct Hardening {
     pub interpreter: Option<String>,
 }
 
-/// What `_FORTIFY_SOURCE` left in a file: the checked functions it calls, and the functions it
-/// calls that libc offers a checked variant of (the checked ones included).
+/// What `_FORTIFY_SOURCE` left in a file, counted as Debian's checksec 2.6 counts it from the
+/// dynamic symbol table (every entry, defined or not, leading underscores and version set
+/// aside): the entries named as one of libc's checked functions (`memcpy_chk`), and those
+/// plus the entries named as a function libc has a checked variant of (`memcpy`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Fortify {
+    /// Whether some dynamic symbol's name ends in `_chk`.
+    pub any_checked: bool,
     pub fortified: usize,
     /// `None` when the system's libc, which says what can be fortified, was not found.
     pub fortifiable: Option<usize>,
@@ -67,7 +73,7 @@ pub struct Fortify {
 
 impl Fortify {
     pub fn yes(&self) -> bool {
-        self.fortified > 0
+        self.any_checked
     }
 }
 
@@ -262,11 +268,12 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
         }
     }
     let bits = if Elf::is_type_64_sized() { 64 } else { 32 };
-    // Both tables, read once for the canary and FORTIFY.
+    // Both tables, read once for the canary; the dynamic one for FORTIFY.
+    let dynamic = symbols::read_elf(data, Table::Dynamic)?.unwrap_or_default();
+    let fortify = fortify(&dynamic);
     let mut symbols = symbols::read_elf(data, Table::Static)?.unwrap_or_default();
-    symbols.extend(symbols::read_elf(data, Table::Dynamic)?.unwrap_or_default());
+    symbols.extend(dynamic);
     let canary = canary(&symbols, &code, bits);
-    let fortify = fortify(&symbols);
     Ok(Hardening {
         file: path.to_path_buf(),
         class: if bits == 64 { "ELF64" } else { "ELF32" },
@@ -359,28 +366,51 @@ fn reads_the_guard(code: &[u8], bits: u32) -> bool {
     false
 }
 
-/// The libc functions that have a `_chk` variant, read once from the system's libc.
-fn fortifiable_names() -> Option<&'static std::collections::HashSet<Vec<u8>>> {
-    static NAMES: std::sync::OnceLock<Option<std::collections::HashSet<Vec<u8>>>> =
-        std::sync::OnceLock::new();
+/// libc's checked functions as Debian's checksec lists them: from each default-version
+/// definition `...__NAME_chk@@VERSION`, `NAME_chk` (`sed 's/.*__\(.*_chk\)@@.*/\1/'`); and
+/// the same with every `_chk` taken out, the functions they check. Read once.
+fn fortifiable_names() -> Option<&'static (Names, Names)> {
+    static NAMES: std::sync::OnceLock<Option<(Names, Names)>> = std::sync::OnceLock::new();
     NAMES
         .get_or_init(|| {
             let libc = LIBC_PATHS
                 .iter()
                 .find_map(|p| symbols::load(Path::new(p)).ok())?;
             let symbols = symbols::read_elf(libc.data(), Table::Dynamic).ok()??;
-            Some(
-                symbols
-                    .iter()
-                    .filter(|s| !s.is_undefined())
-                    .filter_map(|s| {
-                        let name = s.name.strip_prefix(b"__")?.strip_suffix(b"_chk")?;
-                        Some(name.to_vec())
-                    })
-                    .collect(),
-            )
+            let checked: Names = symbols
+                .iter()
+                .filter(|s| matches!(s.version, Some((_, false))))
+                .filter_map(|s| {
+                    let name = s.name.strip_suffix(b"_chk")?;
+                    // The greedy `.*__`: after the last `__`.
+                    let at = name.windows(2).rposition(|w| w == b"__")?;
+                    let mut checked = name[at + 2..].to_vec();
+                    checked.extend_from_slice(b"_chk");
+                    Some(checked)
+                })
+                .collect();
+            let plain = checked.iter().map(|n| without_chk(n)).collect();
+            Some((checked, plain))
         })
         .as_ref()
+}
+
+/// A set of function names.
+type Names = HashSet<Vec<u8>>;
+
+/// `${name//_chk/}`.
+fn without_chk(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        if name[i..].starts_with(b"_chk") {
+            i += 4;
+        } else {
+            out.push(name[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Where the system's libc is, on Debian-like and other x86-64 systems.
@@ -390,27 +420,28 @@ const LIBC_PATHS: [&str; 3] = [
     "/lib64/libc.so.6",
 ];
 
-/// The checked functions a file calls, and the calls that could be checked.
-fn fortify(symbols: &[Symbol<'_>]) -> Fortify {
-    let called: std::collections::BTreeSet<Vec<u8>> = symbols
+/// Debian's checksec's FORTIFY counts over the dynamic symbols `dynamic`.
+fn fortify(dynamic: &[Symbol<'_>]) -> Fortify {
+    let names: Vec<&[u8]> = dynamic
         .iter()
-        .filter(|s| s.is_undefined())
-        .map(|s| base_name(s).to_vec())
+        .map(|s| {
+            let start = s
+                .name
+                .iter()
+                .position(|&b| b != b'_')
+                .unwrap_or(s.name.len());
+            &s.name[start..]
+        })
+        .filter(|n| !n.is_empty())
         .collect();
-    let checked = |name: &[u8]| -> Option<Vec<u8>> {
-        Some(name.strip_prefix(b"__")?.strip_suffix(b"_chk")?.to_vec())
-    };
-    let fortified: std::collections::BTreeSet<Vec<u8>> =
-        called.iter().filter_map(|n| checked(n)).collect();
-    let fortifiable = fortifiable_names().map(|names| {
-        let plain = called
-            .iter()
-            .filter(|n| names.contains(*n) && !fortified.contains(*n));
-        fortified.len() + plain.count()
-    });
+    let any_checked = names.iter().any(|n| n.ends_with(b"_chk"));
+    let lists = fortifiable_names();
+    let count = |list: &Names| names.iter().filter(|n| list.contains(**n)).count();
+    let fortified = lists.map_or(0, |(checked, _)| count(checked));
     Fortify {
-        fortified: fortified.len(),
-        fortifiable,
+        any_checked,
+        fortified,
+        fortifiable: lists.map(|(_, plain)| fortified + count(plain)),
     }
 }
 
