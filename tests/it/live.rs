@@ -662,46 +662,69 @@ int main(void) {
 #[test]
 fn a_thread_that_stays_inside_the_entry_is_refused_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spinning.c"), SPINNING_HOST).unwrap();
-    gcc(
-        dir.path(),
-        &["-O2", "spinning.c", "-o", "spinning", "-lpthread"],
-    );
-    let exe = dir.path().join("spinning");
-    let mut host = Running::start(&mut process(&exe));
-    host.wait_for("alive", Duration::from_secs(10), |l| {
+    let (mut host, exe) = start_program(dir.path(), "spinning", SPINNING_HOST, |l| {
         l.starts_with("alive 2")
     });
-    let pid = host.pid();
-    let at = address_of(pid, &exe, "spin");
+    let patch = object(dir.path(), "spin", "void spin(void) {}");
+    refused_and_unchanged(
+        host.pid(),
+        &exe,
+        "spin",
+        &patch,
+        &[
+            "stayed inside the first 5 bytes of spin",
+            "nothing was changed",
+        ],
+    );
+    host.wait_for("still alive", Duration::from_secs(5), |l| {
+        l.starts_with("alive")
+    });
+}
+
+/// Compiles `source` into the program `name` in `dir` (gcc -O2, with pthreads) and starts it;
+/// back once it printed a line `ready` takes.
+fn start_program(
+    dir: &Path,
+    name: &str,
+    source: &str,
+    ready: impl Fn(&str) -> bool,
+) -> (Running, PathBuf) {
+    let c = format!("{name}.c");
+    std::fs::write(dir.join(&c), source).unwrap();
+    gcc(dir, &["-O2", &c, "-o", name, "-lpthread"]);
+    let exe = dir.join(name);
+    let mut host = Running::start(&mut process(&exe));
+    host.wait_for("the program's first lines", Duration::from_secs(10), ready);
+    (host, exe)
+}
+
+/// `polylink live-patch` of `function` in process `pid` (running `exe`) with `patch`, which
+/// must fail saying each of `said`; the process's mappings, its tracer and the function's code
+/// are then as they were.
+fn refused_and_unchanged(pid: u32, exe: &Path, function: &str, patch: &Path, said: &[&str]) {
+    let at = address_of(pid, exe, function);
     let before = read_code(pid, at, 16);
     let maps_before = mappings(pid);
-    let patch = object(dir.path(), "spin", "void spin(void) {}");
     let out = polylink()
         .args([
             "live-patch",
             "--pid",
             &pid.to_string(),
             "--function",
-            "spin",
+            function,
         ])
-        .arg(&patch)
+        .arg(patch)
         .assert()
         .failure()
         .get_output()
         .clone();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        said.contains("stayed inside the first 5 bytes of spin"),
-        "{said}"
-    );
-    assert!(said.contains("nothing was changed"), "{said}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in said {
+        assert!(stderr.contains(expected), "{expected:?} not in: {stderr}");
+    }
     assert_eq!(mappings(pid), maps_before);
     assert!(!traced(pid));
     assert_eq!(read_code(pid, at, 16), before);
-    host.wait_for("still alive", Duration::from_secs(5), |l| {
-        l.starts_with("alive")
-    });
 }
 
 /// A host that leaves no room within 3 GB of its code: every gap there is reserved.
@@ -741,40 +764,21 @@ int main(void) {
 #[test]
 fn no_room_near_the_function_is_refused_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("crowded.c"), CROWDED_HOST).unwrap();
-    gcc(dir.path(), &["-O2", "crowded.c", "-o", "crowded"]);
-    let exe = dir.path().join("crowded");
-    let mut host = Running::start(&mut process(&exe));
-    host.wait_for("from the host", Duration::from_secs(10), |l| {
+    let (mut host, exe) = start_program(dir.path(), "crowded", CROWDED_HOST, |l| {
         l.starts_with("v 2 ")
     });
     let pid = host.pid();
-    let at = address_of(pid, &exe, "compute");
-    let before = read_code(pid, at, 16);
-    let maps_before = mappings(pid);
     let patch = object(dir.path(), "patch", PATCH);
-    let out = polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            "compute",
-        ])
-        .arg(&patch)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let said = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        said.contains(&format!("no room in process {pid} for ")),
-        "{said}"
+    refused_and_unchanged(
+        pid,
+        &exe,
+        "compute",
+        &patch,
+        &[
+            &format!("no room in process {pid} for "),
+            "within a 32-bit displacement of",
+        ],
     );
-    assert!(said.contains("within a 32-bit displacement of"), "{said}");
-    assert_eq!(mappings(pid), maps_before);
-    assert!(!traced(pid));
-    assert_eq!(read_code(pid, at, 16), before);
     still_old(&mut host);
 }
 

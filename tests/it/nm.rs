@@ -61,13 +61,7 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
     "#;
     std::fs::write(dir.join("cases.c"), c).unwrap();
     std::fs::write(dir.join("cases.cpp"), cpp).unwrap();
-    let run = |program: &str, args: &[&str]| {
-        polylink_tests::tool(program)
-            .current_dir(dir)
-            .args(args)
-            .assert()
-            .success();
-    };
+    let run = |program: &str, args: &[&str]| run_in(dir, program, args);
     run("cc", &["-fcommon", "-O1", "-c", "cases.c", "-o", "cases.o"]);
     run(
         "g++",
@@ -244,6 +238,29 @@ fn first_difference(ours: &[u8], theirs: &[u8]) -> String {
     "no difference".into()
 }
 
+/// Runs `program` with `args` in `dir`, which must succeed.
+fn run_in(dir: &Path, program: &str, args: &[&str]) {
+    polylink_tests::tool(program)
+        .current_dir(dir)
+        .args(args)
+        .assert()
+        .success();
+}
+
+/// nm `args` on each of `files` alone, ours and GNU's, line for line.
+fn check_each_against_gnu_nm(args: &[&str], files: &[PathBuf]) {
+    for file in files {
+        let one = std::slice::from_ref(file);
+        let (ours, theirs) = (our_nm(args, one), gnu_nm(args, one));
+        assert!(
+            ours == theirs,
+            "nm {args:?} {} differs from GNU nm, first at {}",
+            file.display(),
+            first_difference(&ours, &theirs)
+        );
+    }
+}
+
 fn check_against_gnu_nm(files: &[PathBuf]) {
     for args in OPTION_SETS {
         let (ours, theirs) = (our_nm(args, files), gnu_nm(args, files));
@@ -363,13 +380,7 @@ fn dwarf_cases(dir: &Path) -> Vec<PathBuf> {
         ".globl f\n.text\nf:\n  call u\n  ret\n.data\n.globl d\nd: .long u\n",
     )
     .unwrap();
-    let run = |program: &str, args: &[&str]| {
-        polylink_tests::tool(program)
-            .current_dir(dir)
-            .args(args)
-            .assert()
-            .success();
-    };
+    let run = |program: &str, args: &[&str]| run_in(dir, program, args);
     let mut files = Vec::new();
     for (i, flags) in [
         &["-g", "-O0"][..],
@@ -433,16 +444,7 @@ fn line_numbers_are_what_gnu_nm_finds_in_the_dwarf() {
         &["-l", "-f", "sysv", "-a"],
         &["-l", "-P", "-r", "--size-sort"],
     ] {
-        for file in &files {
-            let one = std::slice::from_ref(file);
-            let (ours, theirs) = (our_nm(args, one), gnu_nm(args, one));
-            assert!(
-                ours == theirs,
-                "nm {args:?} {} differs from GNU nm, first at {}",
-                file.display(),
-                first_difference(&ours, &theirs)
-            );
-        }
+        check_each_against_gnu_nm(args, &files);
     }
     // Files nobody here wrote: rustc's DWARF in the toolchain's own alloc library, and a
     // system archive without DWARF, where undefined symbols get their file symbol's name.
@@ -487,13 +489,7 @@ fn plt_cases(dir: &Path) -> Vec<PathBuf> {
         ".globl f\n.text\nf:\n  call g@PLT\n  call h@PLT\n  ret\n",
     )
     .unwrap();
-    let run = |program: &str, args: &[&str]| {
-        polylink_tests::tool(program)
-            .current_dir(dir)
-            .args(args)
-            .assert()
-            .success();
-    };
+    let run = |program: &str, args: &[&str]| run_in(dir, program, args);
     let mut files = Vec::new();
     for (name, flags) in [
         ("pie", &[][..]),
@@ -546,16 +542,7 @@ fn synthetic_plt_symbols_are_what_gnu_nm_makes() {
         &["--synthetic", "-D", "-f", "sysv", "-n"],
         &["--synthetic", "-g", "-S", "-r"],
     ] {
-        for file in &files {
-            let one = std::slice::from_ref(file);
-            let (ours, theirs) = (our_nm(args, one), gnu_nm(args, one));
-            assert!(
-                ours == theirs,
-                "nm {args:?} {} differs from GNU nm, first at {}",
-                file.display(),
-                first_difference(&ours, &theirs)
-            );
-        }
+        check_each_against_gnu_nm(args, &files);
     }
 }
 
