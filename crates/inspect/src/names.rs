@@ -10,13 +10,14 @@ pub fn shown(name: &str) -> String {
     }
 }
 
-/// `name` demangled, when it is a Rust or C++ mangled name.
+/// `name` demangled, when it is a Rust or C++ mangled name: C++ as GNU ld spells it (through
+/// the libiberty nm uses).
 pub fn demangled(name: &str) -> Option<String> {
     if let Ok(d) = rustc_demangle::try_demangle(name) {
         return Some(format!("{d:#}"));
     }
     if name.starts_with("_Z") {
-        return cpp_demangle::Symbol::new(name).ok()?.demangle().ok();
+        return crate::nm::demangle_cpp(name);
     }
     None
 }

@@ -15,6 +15,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 
 mod demangle;
+
+pub(crate) use demangle::cpp as demangle_cpp;
 mod libiberty;
 mod line;
 mod sort;

@@ -42,6 +42,17 @@ pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: &CppNames) -> bo
     true
 }
 
+/// A C++ name (`_Z…`) as binutils spells it: by the libiberty linked in, else by the
+/// `cpp_demangle` crate mapped towards libiberty's spelling; `None` when neither takes it.
+pub(crate) fn cpp(name: &str) -> Option<String> {
+    let mut out = Vec::new();
+    let done = match libiberty::demangle(&mut out, name) {
+        Some(done) => done,
+        None => cpp_demangle_like_libiberty(&mut out, name),
+    };
+    done.then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
 /// The C++ part of `name` when the demangler linked in gives up on it (an invalid name, or
 /// one nested past its recursion limit), for `--no-recurse-limit`.
 pub(super) fn refused(name: &[u8]) -> Option<&str> {
