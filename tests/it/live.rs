@@ -727,6 +727,52 @@ fn refused_and_unchanged(pid: u32, exe: &Path, function: &str, patch: &Path, sai
     assert_eq!(read_code(pid, at, 16), before);
 }
 
+/// polylink run as another user (`nobody`, through util-linux's setpriv) is refused by the
+/// kernel and says why, and the process is untouched. Only root can run a program as another
+/// user, so elsewhere the test says it is skipped.
+#[test]
+fn another_users_process_is_refused_with_the_reason() {
+    use std::os::unix::fs::PermissionsExt;
+    let uid = String::from_utf8(tool("id").arg("-u").output().unwrap().stdout).unwrap();
+    if uid.trim() != "0" {
+        eprintln!("skipped: running polylink as another user needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut host, exe) = start_host(dir.path());
+    let patch = object(dir.path(), "patch", PATCH);
+    // Where `nobody` can read and run them.
+    let bin = dir.path().join("polylink");
+    std::fs::copy(polylink_tests::polylink_bin(), &bin).unwrap();
+    for (path, mode) in [(dir.path(), 0o755), (&bin, 0o755), (&patch, 0o644)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let pid = host.pid();
+    let at = address_of(pid, &exe, "compute");
+    let before = read_code(pid, at, 16);
+    let out = tool("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args([
+            "live-patch",
+            "--pid",
+            &pid.to_string(),
+            "--function",
+            "compute",
+        ])
+        .arg(&patch)
+        .assert()
+        .failure()
+        .get_output()
+        .clone();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("it runs as another user"), "{said}");
+    assert!(said.contains("uid 0 (root)"), "{said}");
+    assert!(!traced(pid));
+    assert_eq!(read_code(pid, at, 16), before);
+    still_old(&mut host);
+}
+
 /// A host that leaves no room within 3 GB of its code: every gap there is reserved.
 const CROWDED_HOST: &str = r#"
 #define _GNU_SOURCE
