@@ -828,12 +828,8 @@ fn no_room_near_the_function_is_refused_and_nothing_changes() {
     still_old(&mut host);
 }
 
-#[test]
-fn four_busy_threads_see_only_old_or_new_results_across_200_patches() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("busy.c"),
-        r#"
+/// Four threads check every `compute` result: the old one or the patch's.
+const BUSY_HOST: &str = r#"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -853,21 +849,43 @@ int main(void) {
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, work, NULL);
     for (long n = 0;; n++) { printf("alive %ld\n", n); usleep(50000); }
 }
-"#,
-    )
-    .unwrap();
-    gcc(dir.path(), &["-O2", "busy.c", "-o", "busy", "-lpthread"]);
+"#;
+
+#[test]
+fn four_busy_threads_see_only_old_or_new_results_across_200_patches() {
+    let dir = tempfile::tempdir().unwrap();
     let patch = object(
         dir.path(),
         "quiet",
         "extern int scale; long compute(long i) { return i * 100 + scale; }",
     );
-    let mut host = Running::start(&mut process(dir.path().join("busy")));
-    host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
+    let path = patch.to_str().unwrap();
+    busy_rounds(
+        dir.path(),
+        "busy",
+        BUSY_HOST,
+        200,
+        &["--function", "compute", path],
+        "compute",
+    );
+}
+
+/// Starts the busy program `name` from `source`, which prints `alive N` while its threads
+/// work and `BAD …` before it aborts on a wrong result; then patches it with `patch_args` and
+/// undoes `undo` `rounds` times, and asserts that it stayed alive and never saw a wrong result.
+fn busy_rounds(
+    dir: &Path,
+    name: &str,
+    source: &str,
+    rounds: usize,
+    patch_args: &[&str],
+    undo: &str,
+) {
+    let (mut host, _) = start_program(dir, name, source, |l| l.starts_with("alive"));
     let pid = host.pid().to_string();
-    for round in 0..200 {
-        live_ok(&pid, &["--function", "compute", patch.to_str().unwrap()]);
-        live_ok(&pid, &["--undo", "compute"]);
+    for round in 0..rounds {
+        live_ok(&pid, patch_args);
+        live_ok(&pid, &["--undo", undo]);
         if round % 50 == 0 {
             host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
         }
@@ -988,14 +1006,8 @@ int main(void) {
     });
 }
 
-/// The GOT cell is swapped while four threads call through it without pause: each call reads
-/// the old pointer or the new one, never a mix (which would send a thread into nowhere).
-#[test]
-fn four_threads_calling_through_a_got_cell_survive_100_swaps() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("busy-got.c"),
-        r#"
+/// Four threads check every `getpid`: the program's own pid or the patch's.
+const BUSY_GOT_HOST: &str = r#"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1015,32 +1027,22 @@ int main(void) {
     for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, work, NULL);
     for (long n = 0;; n++) { printf("alive %ld\n", n); usleep(50000); }
 }
-"#,
-    )
-    .unwrap();
-    gcc(
-        dir.path(),
-        &["-O2", "busy-got.c", "-o", "busy-got", "-lpthread"],
-    );
+"#;
+
+/// The GOT cell is swapped while four threads call through it without pause: each call reads
+/// the old pointer or the new one, never a mix (which would send a thread into nowhere).
+#[test]
+fn four_threads_calling_through_a_got_cell_survive_100_swaps() {
+    let dir = tempfile::tempdir().unwrap();
     let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
-    let mut host = Running::start(&mut process(dir.path().join("busy-got")));
-    host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
-    let pid = host.pid().to_string();
     let path = patch.to_str().unwrap();
-    for round in 0..100 {
-        live_ok(&pid, &["--via", "got", "--function", "getpid", path]);
-        live_ok(&pid, &["--undo", "getpid"]);
-        if round % 25 == 0 {
-            host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
-        }
-    }
-    host.wait_for("alive at the end", Duration::from_secs(10), |l| {
-        l.starts_with("alive")
-    });
-    assert!(
-        !host.seen.iter().any(|l| l.starts_with("BAD")),
-        "{:#?}",
-        host.seen
+    busy_rounds(
+        dir.path(),
+        "busy-got",
+        BUSY_GOT_HOST,
+        100,
+        &["--via", "got", "--function", "getpid", path],
+        "getpid",
     );
 }
 

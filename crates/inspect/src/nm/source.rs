@@ -24,6 +24,7 @@ use object::{Endianness, FileKind, elf};
 
 use crate::symbols::{Place, Symbol};
 
+mod dies;
 mod read;
 
 use read::FileTable;
