@@ -82,15 +82,28 @@ fn debug_sections<Elf: FileHeader<Endian = Endianness>>(
     let mut out = Vec::new();
     for s in table.iter() {
         let name = table.section_name(endian, s).ok()?;
-        if !name.starts_with(b".debug_")
-            || s.sh_type(endian) == elf::SHT_NOBITS
-            || s.sh_flags(endian).0 & elf::SHF_COMPRESSED.0 != 0
-        {
-            continue;
+        if let Some(bytes) = debug_bytes(name, s, endian, data) {
+            out.push((name, bytes));
         }
-        out.push((name, s.data(endian, data).ok()?));
     }
     out.iter().any(|(n, _)| *n == b".debug_info").then_some(out)
+}
+
+/// The bytes of section `s`, named `name`, when it is a DWARF section this crate reads: a
+/// `.debug_*` (or `.gnu.linkonce.wi.*`) section with contents, not compressed.
+pub(crate) fn debug_bytes<'d, S: SectionHeader<Endian = Endianness>>(
+    name: &[u8],
+    s: &S,
+    endian: Endianness,
+    data: &'d [u8],
+) -> Option<&'d [u8]> {
+    let dwarf = name.starts_with(b".debug_") || name.starts_with(b".gnu.linkonce.wi.");
+    let readable =
+        s.sh_type(endian) != elf::SHT_NOBITS && s.sh_flags(endian).0 & elf::SHF_COMPRESSED.0 == 0;
+    if !(dwarf && readable) {
+        return None;
+    }
+    s.data(endian, data).ok()
 }
 
 /// A subprogram's entry address: its `DW_AT_low_pc`, else the start of its first range.

@@ -203,14 +203,7 @@ fn dwarf_units<Elf: FileHeader<Endian = Endianness>>(
     let mut info = false;
     for (i, s) in table.iter().enumerate() {
         let name = names[i];
-        if !name.starts_with(b".debug_") && !name.starts_with(b".gnu.linkonce.wi.") {
-            continue;
-        }
-        if s.sh_type(endian) == elf::SHT_NOBITS || s.sh_flags(endian).0 & elf::SHF_COMPRESSED.0 != 0
-        {
-            continue;
-        }
-        let Ok(bytes) = s.data(endian, data) else {
+        let Some(bytes) = crate::dwarf::debug_bytes(name, s, endian, data) else {
             continue;
         };
         let mut bytes = bytes.to_vec();
