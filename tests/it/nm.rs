@@ -1068,3 +1068,54 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
         first_difference(&output.stdout, &theirs)
     );
 }
+
+/// With -C, the names of a large table are demangled ahead, on every CPU, while the symbols
+/// are read and sorted (`nm/ahead.rs`); each line then takes its name's spelling by the
+/// symbol's index. Whatever the order, the table or the other options, the lines are those
+/// GNU nm prints, and those of the same run on one CPU (where nothing is demangled ahead).
+#[test]
+fn names_demangled_ahead_are_spelled_as_gnu_nm_spells_them() {
+    // This test program: a large static table of Rust names and libstdc++'s C++ names.
+    let program = std::env::current_exe().unwrap();
+    let out = polylink_tests::tool("g++")
+        .arg("-print-file-name=libstdc++.so.6")
+        .assert()
+        .get_output()
+        .clone();
+    let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let cases: [(&[&str], &PathBuf); 6] = [
+        (&["-C"], &program),
+        (&["-C", "-n", "-S"], &program),
+        (&["-C", "-r", "-A"], &program),
+        (&["-D", "-C", "-p"], &cpp),
+        (&["-D", "-C", "--synthetic", "-P"], &cpp),
+        (&["-D", "-C", "--format", "sysv"], &cpp),
+    ];
+    for (args, file) in cases {
+        let files = std::slice::from_ref(file);
+        let (ours, theirs) = (our_nm(args, files), gnu_nm(args, files));
+        assert!(ours.len() > 100_000, "{args:?}: {} bytes", ours.len());
+        assert!(
+            ours == theirs,
+            "{args:?} {}: {}",
+            file.display(),
+            first_difference(&ours, &theirs)
+        );
+        let one_cpu = polylink_tests::tool("taskset")
+            .args(["-c", "0"])
+            .arg(polylink_tests::polylink_bin())
+            .arg("nm")
+            .args(args)
+            .arg(file)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        assert!(
+            one_cpu == ours,
+            "{args:?} on one CPU: {}",
+            first_difference(&one_cpu, &ours)
+        );
+    }
+}

@@ -18,6 +18,7 @@ const UNSAFE_ALLOWED: &[&str] = &[
     "crates/hot/src/patch/find.rs",
     "crates/hot/src/shared.rs",
     "crates/inspect/src/nm/libiberty.rs",
+    "crates/inspect/src/nm/parallel.rs",
     "crates/inspect/src/symbols/input.rs",
     "crates/polylink/src/code.rs",
     "crates/polylink/src/patch.rs",

@@ -14,6 +14,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
+mod ahead;
 mod demangle;
 
 pub(crate) use demangle::cpp as demangle_cpp;
@@ -25,8 +26,9 @@ mod source;
 
 use crate::System;
 use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
-use demangle::CppNames;
-use line::{bsd_line, convert_unicode, display_name, posix_line, sysv_line};
+use ahead::Ahead;
+use demangle::{CppNames, Demangler};
+use line::{Spelled, bsd_line, convert_unicode, display_name, posix_line, sysv_line};
 use parallel::{in_parallel, in_parallel_after, threads};
 use sort::sorted_order;
 use source::Sources;
@@ -322,17 +324,42 @@ fn report(
         }
     };
     let Some(units) = units else {
-        let synthetic = synthetic_of(input.data(), printer.options);
-        match symbols::read_elf_with(input.data(), table, printer.options.debug_syms) {
+        let data = input.data();
+        let synthetic = synthetic_of(data, printer.options);
+        let ends: Vec<(u32, u64)> = synthetic.iter().map(|s| (s.shndx, s.section_end)).collect();
+        let o = printer.options;
+        let read = || {
+            symbols::read_elf_with(data, table, o.debug_syms).map(|s| with_synthetic(s, &synthetic))
+        };
+        // With -C, a large table's names are demangled on the other cores while this thread
+        // reads and sorts the symbols.
+        let (symbols, order, ahead) = match printer.ahead_pieces(data) {
+            Some((names, pieces, per_piece)) => {
+                let demangler = Demangler { asked: printer.cpp };
+                let demangle = |piece| ahead::demangle(&names, piece, demangler);
+                let ((symbols, order), done) =
+                    in_parallel_after(threads(), pieces, demangle, || match read() {
+                        Ok(Some(mut symbols)) => {
+                            keep(&mut symbols, o, &ends);
+                            let order = sorted_order(&symbols, o);
+                            (Ok(Some(symbols)), Some(order))
+                        }
+                        other => (other, None),
+                    });
+                (symbols, order, Some(Ahead::new(done, per_piece)))
+            }
+            None => (read(), None, None),
+        };
+        match symbols {
             Ok(symbols) => {
-                let symbols = with_synthetic(symbols, &synthetic);
-                let digits = symbols::address_digits(input.data());
                 let object = Object {
                     file: &file,
                     member: None,
-                    digits,
-                    data: input.data(),
-                    synthetic_ends: synthetic.iter().map(|s| (s.shndx, s.section_end)).collect(),
+                    digits: symbols::address_digits(data),
+                    data,
+                    synthetic_ends: ends,
+                    kept_in_order: order,
+                    ahead: ahead.as_ref(),
                 };
                 printer.object(object, symbols, &mut outcome.no_symbols)?
             }
@@ -416,6 +443,8 @@ fn report_member(
                 digits: symbols::address_digits(data),
                 data,
                 synthetic_ends: synthetic.iter().map(|s| (s.shndx, s.section_end)).collect(),
+                kept_in_order: None,
+                ahead: None,
             };
             printer.object(object, symbols, &mut outcome.no_symbols)
         }
@@ -428,6 +457,16 @@ fn report_member(
             Ok(())
         }
     }
+}
+
+/// Keeps the symbols nm prints with these options ([`Options::keeps`], and by size only those
+/// with one, synthetic ones sized as BFD sizes them).
+fn keep(symbols: &mut Vec<Symbol<'_>>, o: &Options, synthetic_ends: &[(u32, u64)]) {
+    symbols.retain(|s| o.keeps(s));
+    if o.size_sort {
+        synthetic_sizes(symbols, synthetic_ends);
+    }
+    symbols.retain(|s| o.keeps_sized(s));
 }
 
 /// BFD's sizes for synthetic symbols under `--size-sort` (`sort_symbols_by_size`): up to the
@@ -511,6 +550,34 @@ impl<'o, W: Write> Printer<'o, W> {
         }
     }
 
+    /// With -C, when `data`'s names are worth demangling ahead ([`ahead`]): its string table,
+    /// cut in pieces. Not when options leave most names out (demangling them would be work
+    /// in vain), nor with -l or JSON.
+    fn ahead_pieces<'d>(
+        &self,
+        data: &'d [u8],
+    ) -> Option<(symbols::SymbolNames<'d>, Vec<ahead::Demangled>, usize)> {
+        let o = self.options;
+        let filtered = o.undefined_only || o.extern_only || o.no_weak || o.defined_only;
+        let threads = threads();
+        if !o.demangle
+            || filtered
+            || o.size_sort
+            || o.line_numbers
+            || !self.whole_core
+            || self.format == Format::Json
+            || threads == 1
+        {
+            return None;
+        }
+        let names = symbols::symbol_names(data, o.table())?;
+        if names.len() < PARALLEL_LINES {
+            return None;
+        }
+        let (pieces, per_piece) = ahead::pieces(&names, threads * 8);
+        Some((names, pieces, per_piece))
+    }
+
     /// BFD's `print_archive_filename`: only the BSD format, only with several files.
     fn archive_header(&mut self, file: &str, index: &[(Vec<u8>, String)]) -> io::Result<()> {
         if self.format == Format::Bsd && self.several {
@@ -549,6 +616,8 @@ impl<'o, W: Write> Printer<'o, W> {
             digits,
             data,
             synthetic_ends,
+            kept_in_order,
+            ahead,
         } = object;
         let o = self.options;
         let per_symbol = o.print_file_name;
@@ -581,13 +650,11 @@ impl<'o, W: Write> Printer<'o, W> {
             no_symbols.push(member.unwrap_or(file).to_owned());
             return Ok(());
         };
-        symbols.retain(|s| o.keeps(s));
-        if o.size_sort {
-            synthetic_sizes(&mut symbols, &synthetic_ends);
+        if kept_in_order.is_none() {
+            keep(&mut symbols, o, &synthetic_ends);
         }
-        symbols.retain(|s| o.keeps_sized(s));
         if self.format == Format::Json {
-            let order = sorted_order(&symbols, o);
+            let order = kept_in_order.unwrap_or_else(|| sorted_order(&symbols, o));
             return self.json(file, member, order.iter().map(|&i| &symbols[i as usize]));
         }
         let prefix = match (per_symbol, self.format, member) {
@@ -602,15 +669,28 @@ impl<'o, W: Write> Printer<'o, W> {
             prefix: prefix.as_bytes(),
             options: o,
             format: self.format,
-            cpp: o.demangle.then_some(self.cpp),
+            cpp: o.demangle.then_some(Demangler { asked: self.cpp }),
             digits,
             sources: sources.as_ref(),
         };
         let threads = threads();
+        // Already kept and sorted (with the names demangled ahead): written as they come.
+        if let Some(order) = kept_in_order {
+            let at = |&i: &u32| {
+                let s = &symbols[i as usize];
+                (s, ahead.and_then(|ahead| ahead.spelled(s.index)))
+            };
+            return lines.write(
+                self.out,
+                &mut self.line,
+                order.iter().map(at),
+                &mut Vec::new(),
+            );
+        }
         // With -l, lookups go in the printed order (BFD's lookups change what later ones find).
         if !self.whole_core || threads == 1 || symbols.len() < PARALLEL_LINES || o.line_numbers {
             let order = sorted_order(&symbols, o);
-            let sorted = order.iter().map(|&i| &symbols[i as usize]);
+            let sorted = order.iter().map(|&i| (&symbols[i as usize], None));
             return lines.write(self.out, &mut self.line, sorted, &mut Vec::new());
         }
         // A large table (demangling most of all) is formatted on every core, in the table's
@@ -625,7 +705,12 @@ impl<'o, W: Write> Printer<'o, W> {
             let mut buffer = Vec::with_capacity(guess);
             let (mut line, mut ends) = (Vec::new(), Vec::with_capacity(slice.len()));
             // Writing into a vector cannot fail.
-            let _ = lines.write(&mut buffer, &mut line, slice.iter(), &mut ends);
+            let _ = lines.write(
+                &mut buffer,
+                &mut line,
+                slice.iter().map(|s| (s, None)),
+                &mut ends,
+            );
             (buffer, ends)
         };
         let (order, formatted) =
@@ -647,7 +732,7 @@ impl<'o, W: Write> Printer<'o, W> {
     ) -> io::Result<()> {
         let (mut name, mut scratch) = (Vec::new(), Vec::new());
         for s in symbols {
-            display_name(&mut name, &mut scratch, s, None, Unicode::Default);
+            display_name(&mut name, &mut scratch, s, None, None, Unicode::Default);
             let mut value = serde_json::json!({
                 "file": file,
                 "member": member,
@@ -657,7 +742,15 @@ impl<'o, W: Write> Printer<'o, W> {
                 "size": s.size,
             });
             if self.options.demangle {
-                display_name(&mut name, &mut scratch, s, Some(self.cpp), Unicode::Default);
+                let demangler = Demangler { asked: self.cpp };
+                display_name(
+                    &mut name,
+                    &mut scratch,
+                    s,
+                    Some(demangler),
+                    None,
+                    Unicode::Default,
+                );
                 value["demangled"] = String::from_utf8_lossy(&name).into();
             }
             let sep = if self.json_started { ",\n " } else { "[" };
@@ -685,6 +778,11 @@ struct Object<'a> {
     data: &'a [u8],
     /// The end address of each section a synthetic symbol is in, by section index.
     synthetic_ends: Vec<(u32, u64)>,
+    /// The order to print the symbols in, when they are already those kept ([`keep`]) and
+    /// sorted.
+    kept_in_order: Option<Vec<u32>>,
+    /// The names demangled ahead, with -C.
+    ahead: Option<&'a Ahead>,
 }
 
 /// How one object's symbols become lines: what [`Printer::object`] hands to each slice.
@@ -693,8 +791,8 @@ struct Lines<'a> {
     prefix: &'a [u8],
     options: &'a Options,
     format: Format,
-    /// With -C: c++filt's answers for the C++ names it was asked about; `None` without -C.
-    cpp: Option<&'a CppNames>,
+    /// With -C: how names are demangled; `None` without -C.
+    cpp: Option<Demangler<'a>>,
     /// Address width.
     digits: usize,
     /// With -l: the object's source places.
@@ -708,15 +806,15 @@ impl Lines<'_> {
         &self,
         out: &mut impl Write,
         line: &mut Vec<u8>,
-        symbols: impl Iterator<Item = &'s Symbol<'s>>,
+        symbols: impl Iterator<Item = (&'s Symbol<'s>, Spelled<'s>)>,
         ends: &mut Vec<usize>,
     ) -> io::Result<()> {
         let o = self.options;
         let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
-        for s in symbols {
+        for (s, spelled) in symbols {
             line.clear();
             line.extend_from_slice(self.prefix);
-            display_name(&mut name, &mut scratch, s, self.cpp, o.unicode);
+            display_name(&mut name, &mut scratch, s, self.cpp, spelled, o.unicode);
             // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
             // for any other, weak ones included.
             let letter = match (s.letter, o.ifunc_chars) {

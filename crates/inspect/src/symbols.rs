@@ -82,9 +82,14 @@ pub struct Symbol<'d> {
     pub shndx: u32,
     /// Made by nm --synthetic for a PLT entry: no ELF symbol of its own.
     pub synthetic: bool,
+    /// The index in its symbol table ([`Symbol::NO_INDEX`] for a synthetic symbol).
+    pub index: u32,
 }
 
 impl Symbol<'_> {
+    /// The index of a symbol that is in no symbol table.
+    pub const NO_INDEX: u32 = u32::MAX;
+
     pub fn is_undefined(&self) -> bool {
         self.place == Place::Undefined
     }
@@ -186,6 +191,78 @@ pub fn symbol_strings(data: &[u8], table: Table) -> Option<&[u8]> {
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => strings::<elf::FileHeader64<Endianness>>(data, table),
         Ok(FileKind::Elf32) => strings::<elf::FileHeader32<Endianness>>(data, table),
+        _ => None,
+    }
+}
+
+/// The names of a symbol table's entries, by index, read without the rest of each entry
+/// (`st_name` comes first in both ELF classes): each name as [`read_elf_with`] reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct SymbolNames<'d> {
+    entries: &'d [u8],
+    entry_size: usize,
+    strings: &'d [u8],
+    big_endian: bool,
+}
+
+impl<'d> SymbolNames<'d> {
+    /// The number of entries, the null symbol included.
+    pub fn len(&self) -> usize {
+        self.entries.len() / self.entry_size
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The name of entry `index`, `None` when it is past the table or its name is not in the
+    /// string table.
+    pub fn name(&self, index: usize) -> Option<&'d [u8]> {
+        let at = index.checked_mul(self.entry_size)?;
+        let field: [u8; 4] = self.entries.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        let offset = match self.big_endian {
+            true => u32::from_be_bytes(field),
+            false => u32::from_le_bytes(field),
+        };
+        let rest = self.strings.get(usize::try_from(offset).ok()?..)?;
+        let nul = rest.iter().position(|&b| b == 0)?;
+        Some(&rest[..nul])
+    }
+}
+
+/// The names of the symbol table `table` of an ELF file, 32- or 64-bit; `None` when there is
+/// no such table.
+pub fn symbol_names(data: &[u8], table: Table) -> Option<SymbolNames<'_>> {
+    fn names<Elf: FileHeader<Endian = Endianness>>(
+        data: &[u8],
+        table: Table,
+    ) -> Option<SymbolNames<'_>> {
+        let header = Elf::parse(data).ok()?;
+        let endian = header.endian().ok()?;
+        let sections = header.sections(endian, data).ok()?;
+        let sh_type = match table {
+            Table::Static => SHT_SYMTAB,
+            Table::Dynamic => SHT_DYNSYM,
+        };
+        let symbols = sections
+            .symbols(endian, data, elf::SectionType(sh_type))
+            .ok()?;
+        let entries = sections
+            .section(symbols.section())
+            .ok()?
+            .data(endian, data)
+            .ok()?;
+        let strings = sections.section(symbols.string_section()).ok()?;
+        Some(SymbolNames {
+            entries: &entries[..symbols.len() * size_of::<Elf::Sym>()],
+            entry_size: size_of::<Elf::Sym>(),
+            strings: strings.data(endian, data).ok()?,
+            big_endian: endian == Endianness::Big,
+        })
+    }
+    match FileKind::parse(data) {
+        Ok(FileKind::Elf64) => names::<elf::FileHeader64<Endianness>>(data, table),
+        Ok(FileKind::Elf32) => names::<elf::FileHeader32<Endianness>>(data, table),
         _ => None,
     }
 }
@@ -308,6 +385,8 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             section,
             shndx,
             synthetic: false,
+            // A table of 2^32 symbols or more would take more than 64 GiB.
+            index: u32::try_from(index.0).unwrap_or(Symbol::NO_INDEX),
         };
         if symbol.is_debugging() {
             if !debugging {

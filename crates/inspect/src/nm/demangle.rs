@@ -7,39 +7,54 @@ use std::io::Write;
 use super::libiberty;
 use crate::System;
 
-/// BFD's `bfd_demangle`, appending to `out`: leading dots and dollars and anything from the
-/// first `@` are set aside, the rest demangled (C++ names by c++filt's answer in `cpp` when
-/// it has one, else by the libiberty linked in, else by the `cpp_demangle` crate), and both put
-/// back. False, and `out` as it was, when nothing demangles.
-pub(super) fn demangle_into(out: &mut Vec<u8>, name: &str, cpp: &CppNames) -> bool {
-    let (pre, core, suffix) = split(name);
-    let mark = out.len();
-    out.extend_from_slice(pre.as_bytes());
-    let done = match scheme(core) {
-        Scheme::Rust(d) => {
-            // Writing into a vector cannot fail.
-            let _ = write!(out, "{d:#}");
-            true
-        }
-        Scheme::Cpp => match cpp.names.get(core) {
-            Some(Some(said)) => {
-                out.extend_from_slice(said.as_bytes());
+/// How `-C` spells names in one report: c++filt's answers for the names it was asked about,
+/// else the demanglers linked in.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Demangler<'a> {
+    pub(super) asked: &'a CppNames,
+}
+
+impl Demangler<'_> {
+    /// [`Demangler::demangle_into`] of a name as bytes: a name that is not UTF-8 is not
+    /// demangled.
+    pub(super) fn demangle_name(&self, out: &mut Vec<u8>, name: &[u8]) -> bool {
+        std::str::from_utf8(name).is_ok_and(|name| self.demangle_into(out, name))
+    }
+
+    /// BFD's `bfd_demangle`, appending to `out`: leading dots and dollars and anything from the
+    /// first `@` are set aside, the rest demangled (C++ names by c++filt's answer when it has
+    /// one, else by the libiberty linked in, else by the `cpp_demangle` crate), and both put
+    /// back. False, and `out` as it was, when nothing demangles.
+    pub(super) fn demangle_into(&self, out: &mut Vec<u8>, name: &str) -> bool {
+        let (pre, core, suffix) = split(name);
+        let mark = out.len();
+        out.extend_from_slice(pre.as_bytes());
+        let done = match scheme(core) {
+            Scheme::Rust(d) => {
+                // Writing into a vector cannot fail.
+                let _ = write!(out, "{d:#}");
                 true
             }
-            Some(None) => false,
-            None => match libiberty::demangle(out, core) {
-                Some(done) => done,
-                None => cpp_demangle_like_libiberty(out, core),
+            Scheme::Cpp => match self.asked.names.get(core) {
+                Some(Some(said)) => {
+                    out.extend_from_slice(said.as_bytes());
+                    true
+                }
+                Some(None) => false,
+                None => match libiberty::demangle(out, core) {
+                    Some(done) => done,
+                    None => cpp_demangle_like_libiberty(out, core),
+                },
             },
-        },
-        Scheme::Neither => false,
-    };
-    if !done {
-        out.truncate(mark);
-        return false;
+            Scheme::Neither => false,
+        };
+        if !done {
+            out.truncate(mark);
+            return false;
+        }
+        out.extend_from_slice(suffix.as_bytes());
+        true
     }
-    out.extend_from_slice(suffix.as_bytes());
-    true
 }
 
 /// A C++ name (`_Z…`) as binutils spells it: by the libiberty linked in, else by the
@@ -69,13 +84,13 @@ pub(super) fn refused(name: &[u8]) -> Option<&str> {
 }
 
 /// Whether any name in `strings` (a string table) may be one c++filt is asked about: with
-/// libiberty linked in, only tables that hold `DT`, `Dt` or `DF` somewhere (one pass over the
+/// libiberty linked in, only tables that hold `DT`, `Dt` or `DF` somewhere (a search of the
 /// bytes, so that the names of most tables are never split out one by one).
 pub(super) fn may_ask_cpp_filt(strings: &[u8]) -> bool {
     !libiberty::LINKED
-        || strings
-            .windows(2)
-            .any(|w| w[0] == b'D' && matches!(w[1], b'T' | b't' | b'F'))
+        || [b"DT", b"Dt", b"DF"]
+            .iter()
+            .any(|pair| memchr::memmem::find(strings, *pair).is_some())
 }
 
 /// The part of `name` that c++filt is asked about, when it is: every C++ name in a build
@@ -98,6 +113,16 @@ pub(super) fn for_cpp_filt(name: &[u8]) -> Option<&str> {
     }
     let core = std::str::from_utf8(core).ok()?;
     (matches!(scheme(core), Scheme::Cpp) && cpp_word(core)).then_some(core)
+}
+
+/// Whether `name` may demangle at all: a `_Z…`, `_R…` or `_GLOBAL_…` name after any leading
+/// dots and dollars ([`scheme`] takes no other).
+pub(super) fn may_demangle(name: &[u8]) -> bool {
+    let bare = name.iter().position(|&b| b != b'.' && b != b'$');
+    bare.is_some_and(|i| {
+        let name = &name[i..];
+        name.starts_with(b"_Z") || name.starts_with(b"_R") || name.starts_with(b"_GLOBAL_")
+    })
 }
 
 /// BFD's split of a name: leading dots and dollars, the name demangled, anything from `@` on.

@@ -1,34 +1,47 @@
 //! One symbol as one line of nm's output: its name as nm shows it (version, demangling,
 //! `--unicode`), and its value, letter and size in the BSD, POSIX and System V layouts.
 
-use super::demangle::{CppNames, demangle_into};
+use super::demangle::Demangler;
 use super::{Options, Radix, Unicode};
 use crate::symbols::Symbol;
 
+/// A name's demangled spelling when it is already known: `Some(Some(spelling))`, or
+/// `Some(None)` when it does not demangle; `None` when it is not known.
+pub(super) type Spelled<'a> = Option<Option<&'a [u8]>>;
+
 /// The name nm prints, as bytes (nm prints names as they are, valid UTF-8 or not): with the
 /// version of a dynamic symbol, and demangled if `demangle` is given and the demangler takes
-/// it (C++ names by c++filt's answers where it was asked). `scratch` keeps its allocation
-/// from name to name.
+/// it (C++ names by c++filt's answers where it was asked), or as `spelled` says when it is
+/// known. `scratch` keeps its allocation from name to name.
 pub(super) fn display_name(
     out: &mut Vec<u8>,
     scratch: &mut Vec<u8>,
     s: &Symbol<'_>,
-    demangle: Option<&CppNames>,
+    demangle: Option<Demangler<'_>>,
+    spelled: Spelled<'_>,
     unicode: Unicode,
 ) {
     out.clear();
-    out.extend_from_slice(s.name);
+    // BFD demangles the name with its version: the same as the name, then the version, since
+    // everything from the first `@` is put back as it was.
+    let version_text = s
+        .version
+        .is_none_or(|(v, _)| std::str::from_utf8(v).is_ok());
+    let demangled = match (demangle, spelled) {
+        (Some(_), Some(Some(spelling))) if version_text => {
+            out.extend_from_slice(spelling);
+            true
+        }
+        (Some(_), Some(None)) => false,
+        (Some(demangler), None) if version_text => demangler.demangle_name(out, s.name),
+        _ => false,
+    };
+    if !demangled {
+        out.extend_from_slice(s.name);
+    }
     if let Some((version, one_at)) = s.version {
         out.extend_from_slice(if one_at { b"@" } else { b"@@" });
         out.extend_from_slice(version);
-    }
-    if let Some(cpp) = demangle
-        && let Ok(name) = std::str::from_utf8(out)
-    {
-        scratch.clear();
-        if demangle_into(scratch, name, cpp) {
-            std::mem::swap(out, scratch);
-        }
     }
     if unicode != Unicode::Default && out.iter().any(|&c| c.is_ascii_control() || c >= 0xc0) {
         scratch.clear();
@@ -111,10 +124,12 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// `%016x` (or `%08x` for a 32-bit file: `digits`; `%016lu`, `%016lo` in another radix),
 /// without the formatting machinery.
 fn number_fixed(line: &mut Vec<u8>, v: u64, digits: usize, radix: Radix) {
-    if radix == Radix::Hex {
-        for i in (0..digits).rev() {
-            line.push(HEX[((v >> (4 * i)) & 0xf) as usize]);
+    if radix == Radix::Hex && digits <= 16 {
+        let mut text = [0; 16];
+        for (i, digit) in text.iter_mut().rev().enumerate() {
+            *digit = HEX[((v >> (4 * i)) & 0xf) as usize];
         }
+        line.extend_from_slice(&text[16 - digits..]);
         return;
     }
     let start = line.len();

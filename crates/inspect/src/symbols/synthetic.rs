@@ -46,6 +46,7 @@ impl Synthetic<'_> {
             section: self.section,
             shndx: self.shndx,
             synthetic: true,
+            index: Symbol::NO_INDEX,
         };
         s.letter = letter(&s);
         s
