@@ -27,6 +27,11 @@ fn special_cases(dir: &Path) -> Vec<PathBuf> {
         int data_var = 9;
         int latin1_name __asm__("caf\xe9") = 1;
         int utf8_name __asm__("caf\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80x") = 1;
+        // Legacy Rust names: a hash of fewer than 5 distinct digits, or upper-case, makes
+        // the name C++ to libiberty, its `h…` segment kept.
+        int rust_hash __asm__("_ZN4core3fmt5write17h0123456789abcdefE") = 1;
+        int rust_few __asm__("_ZN8proptest3run17h44b10004000b401bE") = 1;
+        int rust_upper __asm__("_ZN8proptest3run17h0123456789ABCDEFE") = 1;
         static int counter;
         void bump(void) { counter++; }
         extern int ext(int);

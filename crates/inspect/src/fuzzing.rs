@@ -34,6 +34,12 @@ fn no_tools() -> Error {
 /// archive's relative member names lead nowhere.
 const NOWHERE: &str = "/nonexistent/polylink-fuzz/input";
 
+/// nm -C's fast C++ demangler on `data` as a name, held to libiberty (when it is linked in):
+/// where the fast one spells a name, libiberty spells it the same, or this panics.
+pub fn demangle(data: &[u8]) {
+    nm::check_against_libiberty(data);
+}
+
 /// `polylink nm` on `data`, with the options `flags`' bits choose, into a buffer.
 pub fn nm(flags: u16, data: &[u8]) {
     let bit = |n: u16| flags & (1 << n) != 0;

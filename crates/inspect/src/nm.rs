@@ -16,8 +16,10 @@ use std::path::PathBuf;
 
 mod ahead;
 mod demangle;
+mod itanium;
 
 pub(crate) use demangle::cpp as demangle_cpp;
+pub(crate) use itanium::check_against_libiberty;
 mod libiberty;
 mod line;
 mod parallel;
@@ -28,7 +30,9 @@ use crate::System;
 use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
 use ahead::Ahead;
 use demangle::{CppNames, Demangler};
-use line::{Spelled, bsd_line, convert_unicode, display_name, posix_line, sysv_line};
+use line::{
+    Spelled, bsd_before_name, bsd_line, convert_unicode, display_name, posix_line, sysv_line,
+};
 use parallel::{in_parallel, in_parallel_after, threads};
 use sort::sorted_order;
 use source::Sources;
@@ -814,7 +818,33 @@ impl Lines<'_> {
         for (s, spelled) in symbols {
             line.clear();
             line.extend_from_slice(self.prefix);
+            // A name already spelled, in the BSD format without another --unicode, straight
+            // into the line (as `display_name` would spell it: a version that is not UTF-8
+            // keeps a name from being demangled).
+            let version_text = s.version.is_none_or(|(v, _)| v.is_ascii());
+            if let (Some(_), Some(spelling), Format::Bsd, Unicode::Default, None, true) = (
+                self.cpp,
+                spelled,
+                self.format,
+                o.unicode,
+                self.sources,
+                version_text,
+            ) && s.letter != b'i'
+            {
+                bsd_before_name(line, s, o, self.digits);
+                line.extend_from_slice(spelling.unwrap_or(s.name));
+                if let Some((version, one_at)) = s.version {
+                    line.extend_from_slice(if one_at { b"@" } else { b"@@" });
+                    line.extend_from_slice(version);
+                }
+                line.push(b'\n');
+                out.write_all(line)?;
+                written += line.len();
+                ends.push(written);
+                continue;
+            }
             display_name(&mut name, &mut scratch, s, self.cpp, spelled, o.unicode);
+            let shown = &name;
             // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
             // for any other, weak ones included.
             let letter = match (s.letter, o.ifunc_chars) {
@@ -822,15 +852,22 @@ impl Lines<'_> {
                 (b'i', Some((_, other))) => other.unwrap_or(b'i'),
                 (letter, _) => letter,
             };
-            let s = &Symbol { letter, ..*s };
+            let relettered;
+            let s = match letter == s.letter {
+                true => s,
+                false => {
+                    relettered = Symbol { letter, ..*s };
+                    &relettered
+                }
+            };
             match self.format {
-                Format::Posix => posix_line(line, s, &name, o.radix),
+                Format::Posix => posix_line(line, s, shown, o.radix),
                 Format::JustSymbols => {
-                    line.extend_from_slice(&name);
+                    line.extend_from_slice(shown);
                     line.push(b'\n');
                 }
-                Format::Sysv => sysv_line(line, s, &name, o.radix, self.digits),
-                _ => bsd_line(line, s, &name, o, self.digits),
+                Format::Sysv => sysv_line(line, s, shown, o.radix, self.digits),
+                _ => bsd_line(line, s, shown, o, self.digits),
             }
             if let Some(sources) = self.sources {
                 line.pop();

@@ -8,6 +8,17 @@ use std::process::ExitCode;
 use anyhow::Result;
 use polylink_inspect::{Host, checksec, link_order, nm};
 
+/// When `out` is a pipe, lets it hold up to 1 MiB (the most an unprivileged process may ask
+/// for by default), so that a listing of that size is handed over without waiting for the
+/// reader to take each 64 KiB, the default; best effort.
+fn roomy_pipe(out: &impl std::os::fd::AsFd) {
+    let is_pipe = rustix::fs::fstat(out)
+        .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode).is_fifo());
+    if is_pipe {
+        let _ = rustix::pipe::fcntl_setpipe_size(out, 1 << 20);
+    }
+}
+
 /// nm's options, as GNU nm 2.40 spells them. Where options of one kind disagree (the format:
 /// -B, -P, -j, -f; the sort: -n, -p, --size-sort), the last one given wins, as in GNU nm.
 #[derive(Clone, Debug, clap::Args)]
@@ -260,6 +271,7 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
         },
     };
     let stdout = std::io::stdout().lock();
+    roomy_pipe(&stdout);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
     let outcome = nm::run(&mut out, &files, &options, &Host)?;
     out.flush()?;

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::libiberty;
+use super::{itanium, libiberty};
 use crate::System;
 
 /// How `-C` spells names in one report: c++filt's answers for the names it was asked about,
@@ -18,6 +18,11 @@ impl Demangler<'_> {
     /// [`Demangler::demangle_into`] of a name as bytes: a name that is not UTF-8 is not
     /// demangled.
     pub(super) fn demangle_name(&self, out: &mut Vec<u8>, name: &[u8]) -> bool {
+        // Most names of a C++ library are plain C++ names that the fast demangler takes:
+        // those are spelled without the rest of BFD's steps, which would come to the same.
+        if self.asked.names.is_empty() && plain_cpp(name) && cpp_core(out, name) {
+            return true;
+        }
         std::str::from_utf8(name).is_ok_and(|name| self.demangle_into(out, name))
     }
 
@@ -41,10 +46,7 @@ impl Demangler<'_> {
                     true
                 }
                 Some(None) => false,
-                None => match libiberty::demangle(out, core) {
-                    Some(done) => done,
-                    None => cpp_demangle_like_libiberty(out, core),
-                },
+                None => cpp_core(out, core.as_bytes()),
             },
             Scheme::Neither => false,
         };
@@ -57,15 +59,41 @@ impl Demangler<'_> {
     }
 }
 
-/// A C++ name (`_Z…`) as binutils spells it: by the libiberty linked in, else by the
-/// `cpp_demangle` crate mapped towards libiberty's spelling; `None` when neither takes it.
+/// A C++ name (`_Z…`) as binutils spells it ([`cpp_core`]); `None` when no demangler takes
+/// it.
 pub(crate) fn cpp(name: &str) -> Option<String> {
     let mut out = Vec::new();
-    let done = match libiberty::demangle(&mut out, name) {
-        Some(done) => done,
-        None => cpp_demangle_like_libiberty(&mut out, name),
+    cpp_core(&mut out, name.as_bytes()).then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A C++ name (`_Z…` or `_GLOBAL_…`) as binutils spells it, appended to `out`: by the fast
+/// demangler when it takes the name (`itanium.rs`, which spells what it takes as libiberty
+/// does), else by the libiberty linked in, else by the `cpp_demangle` crate. False, and `out`
+/// as it was, when none takes it.
+fn cpp_core(out: &mut Vec<u8>, core: &[u8]) -> bool {
+    if libiberty::LINKED && itanium::demangle(out, core) {
+        return true;
+    }
+    let Ok(core) = std::str::from_utf8(core) else {
+        return false;
     };
-    done.then(|| String::from_utf8_lossy(&out).into_owned())
+    match libiberty::demangle(out, core) {
+        Some(done) => done,
+        None => cpp_demangle_like_libiberty(out, core),
+    }
+}
+
+/// Whether `name` is a C++ name that BFD demangles whole, as it is: `_Z…`, ASCII, with no
+/// `@` or `.` suffix, and not shaped like a legacy Rust name (which ends in `17h`, a 16-digit
+/// hash and `E`).
+fn plain_cpp(name: &[u8]) -> bool {
+    let rust_tail = name.len() > 23
+        && name.ends_with(b"E")
+        && name[name.len() - 20..name.len() - 17] == *b"17h";
+    name.starts_with(b"_Z")
+        && !rust_tail
+        && name.is_ascii()
+        && memchr::memchr2(b'@', b'.', name).is_none()
 }
 
 /// The C++ part of `name` when the demangler linked in gives up on it (an invalid name, or
@@ -177,13 +205,30 @@ fn legacy_rust_length(body: &str) -> Option<usize> {
     while !(len > 0 && bytes[len - 1] == b'E') {
         len = body[..len].rfind('.')?;
     }
-    let hashed = len > 20 && bytes[len - 20..len - 17] == *b"17h";
+    let hashed =
+        len > 20 && bytes[len - 20..len - 17] == *b"17h" && legacy_hash(&bytes[len - 17..len - 1]);
     let rust_chars = || {
         bytes
             .iter()
             .all(|&b| b == b'_' || b.is_ascii_alphanumeric() || b"$.:@".contains(&b))
     };
     (hashed && rust_chars()).then_some(len)
+}
+
+/// Whether the 16 digits of a legacy hash are one (libiberty's `is_legacy_prefixed_hash`):
+/// lower-case hex with at least 5 distinct digits. `h44b10004000b401b` is not one, and its
+/// name is demangled as C++, the `h…` segment kept.
+fn legacy_hash(digits: &[u8]) -> bool {
+    let mut seen = 0u16;
+    for &b in digits {
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return false,
+        };
+        seen |= 1 << nibble;
+    }
+    seen.count_ones() >= 5
 }
 
 /// A C++ name through the `cpp_demangle` crate, with the spellings where it differs from

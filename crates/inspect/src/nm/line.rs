@@ -163,6 +163,13 @@ pub(super) fn bsd_line(
     o: &Options,
     digits: usize,
 ) {
+    bsd_before_name(line, s, o, digits);
+    line.extend_from_slice(name);
+    line.push(b'\n');
+}
+
+/// [`bsd_line`] up to the name: the value (and size), and the letter.
+pub(super) fn bsd_before_name(line: &mut Vec<u8>, s: &Symbol<'_>, o: &Options, digits: usize) {
     if matches!(s.letter, b'U' | b'w' | b'v') {
         line.resize(line.len() + digits, b' ');
     } else {
@@ -178,8 +185,6 @@ pub(super) fn bsd_line(
         }
     }
     line.extend_from_slice(&[b' ', s.letter, b' ']);
-    line.extend_from_slice(name);
-    line.push(b'\n');
 }
 
 /// nm.c's `print_symbol_info_sysv`: the name padded to 20, then value, class, ELF type, size,
