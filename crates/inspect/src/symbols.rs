@@ -225,7 +225,7 @@ impl<'d> SymbolNames<'d> {
             false => u32::from_le_bytes(field),
         };
         let rest = self.strings.get(usize::try_from(offset).ok()?..)?;
-        let nul = rest.iter().position(|&b| b == 0)?;
+        let nul = memchr::memchr(0, rest)?;
         Some(&rest[..nul])
     }
 }
@@ -352,7 +352,7 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             // SHN_X86_64_LCOMMON is common too, in the large model.
             s if s == u32::from(SHN_COMMON) || s == 0xff02 => Place::Common,
             s => match letters.get(s as usize) {
-                Some(&Some(letter)) => Place::Section(letter),
+                Some(&Some((letter, _))) => Place::Section(letter),
                 // A reserved index, one past the table, or a section BFD makes none for.
                 _ => Place::Absolute,
             },
@@ -368,10 +368,11 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             Place::Undefined => &b"*UND*"[..],
             Place::Common => b"*COM*",
             Place::Absolute => b"*ABS*",
-            Place::Section(_) => sections
-                .section(object::SectionIndex(shndx as usize))
-                .and_then(|section| sections.section_name(endian, section))
-                .unwrap_or_default(),
+            Place::Section(_) => letters
+                .get(shndx as usize)
+                .copied()
+                .flatten()
+                .map_or(&b""[..], |(_, name)| name),
         };
         let mut symbol = Symbol {
             name,
@@ -428,14 +429,17 @@ fn version_of<'d, Elf: FileHeader>(
     Some((version.name(), one_at))
 }
 
-/// For each section index, the lower-case letter of its symbols, or `None` where BFD makes no
-/// section (so its symbols count as absolute).
-fn section_letters<Elf: FileHeader<Endian = Endianness>>(
-    sections: &SectionTable<'_, Elf>,
+/// A section as nm's symbols see it: the lower-case letter of its symbols, and its name.
+type Lettered<'d> = (u8, &'d [u8]);
+
+/// For each section index, its letter and name, or `None` where BFD makes no section (so its
+/// symbols count as absolute).
+fn section_letters<'d, Elf: FileHeader<Endian = Endianness>>(
+    sections: &SectionTable<'d, Elf>,
     endian: Endianness,
     header: &Elf,
-    data: &[u8],
-) -> Result<Vec<Option<u8>>, Fault> {
+    data: &'d [u8],
+) -> Result<Vec<Option<Lettered<'d>>>, Fault> {
     let relocatable = header.e_type(endian).0 == ET_REL;
     let shstrndx = header.shstrndx(endian, data)? as usize;
     let symtab = sections
@@ -460,11 +464,8 @@ fn section_letters<Elf: FileHeader<Endian = Endianness>>(
             continue;
         }
         let name = sections.section_name(endian, section).unwrap_or(b"");
-        letters.push(Some(section_letter(
-            name,
-            sh_type,
-            section.sh_flags(endian).0,
-        )));
+        let letter = section_letter(name, sh_type, section.sh_flags(endian).0);
+        letters.push(Some((letter, name)));
     }
     Ok(letters)
 }

@@ -26,10 +26,13 @@ struct Cli {
     command: Command,
 }
 
+/// What `polylink nm` does, as `polylink --help` lists it.
+const NM_ABOUT: &str = "List the symbols of ELF objects, archives, executables and shared \
+                        objects, as GNU nm prints them (nm --plugin /dev/null, C locale)";
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the symbols of ELF objects, archives, executables and shared objects, as GNU nm
-    /// prints them (nm --plugin /dev/null, C locale)
+    #[command(about = NM_ABOUT)]
     Nm(inspect::NmArgs),
     /// Hardening of ELF programs: NX, PIE, RELRO, stack canary, static or dynamic, interpreter
     Checksec(inspect::ChecksecArgs),
@@ -56,8 +59,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // `polylink nm @FILE` reads options and files from FILE, as GNU nm (libiberty) does.
-    if args.get(1).is_some_and(|a| a == "nm") {
+    let outcome = if args.get(1).is_some_and(|a| a == "nm") {
+        // `polylink nm @FILE` reads options and files from FILE, as GNU nm (libiberty) does.
         let rest = args.split_off(2);
         match inspect::expand_response_files(rest, 0) {
             Ok(expanded) => args.extend(expanded),
@@ -66,18 +69,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-    }
-    let cli = Cli::parse_from(args);
-    let outcome = match cli.command {
-        Command::Nm(args) => inspect::nm(args),
-        Command::Checksec(args) => inspect::checksec(args),
-        Command::Link(args) => inspect::link(args),
-        Command::LinkOrder(args) => inspect::link_order(args),
-        Command::Isolate(args) => inspect::isolate(args),
-        Command::Run(args) => code::run(args),
-        Command::Asm(args) => code::asm(args),
-        Command::Patch(args) => patch::patch(args),
-        Command::LivePatch(args) => live::live_patch(args),
+        // nm alone is parsed: the other subcommands' parsers, built for nothing, would be a
+        // good part of a small listing's time.
+        let matches = nm_command().get_matches_from(args.split_off(1));
+        let nm_args = clap::FromArgMatches::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        inspect::nm(nm_args)
+    } else {
+        run(Cli::parse_from(args))
     };
     match outcome {
         Ok(code) => code,
@@ -88,6 +86,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// The `nm` subcommand on its own, as `polylink nm`.
+fn nm_command() -> clap::Command {
+    <inspect::NmArgs as clap::Args>::augment_args(clap::Command::new("nm"))
+        .bin_name("polylink nm")
+        .about(NM_ABOUT)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Nm(args) => inspect::nm(args),
+        Command::Checksec(args) => inspect::checksec(args),
+        Command::Link(args) => inspect::link(args),
+        Command::LinkOrder(args) => inspect::link_order(args),
+        Command::Isolate(args) => inspect::isolate(args),
+        Command::Run(args) => code::run(args),
+        Command::Asm(args) => code::asm(args),
+        Command::Patch(args) => patch::patch(args),
+        Command::LivePatch(args) => live::live_patch(args),
+    }
+}
+
 /// Parses an unsigned integer, decimal or 0x-prefixed hexadecimal.
 fn parse_u64(text: &str) -> Result<u64, String> {
     let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
@@ -95,4 +114,28 @@ fn parse_u64(text: &str) -> Result<u64, String> {
         None => text.parse(),
     };
     parsed.map_err(|e| format!("not an unsigned 64-bit integer: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// `polylink nm`, parsed on its own, is the subcommand `polylink --help` lists: the same
+    /// help, the same usage.
+    #[test]
+    fn nm_alone_is_the_subcommand() {
+        super::Cli::command().debug_assert();
+        let mut full = super::Cli::command();
+        full.build();
+        let sub = full.find_subcommand_mut("nm").expect("an nm subcommand");
+        let mut alone = super::nm_command();
+        assert_eq!(
+            alone.render_long_help().to_string(),
+            sub.render_long_help().to_string()
+        );
+        assert_eq!(
+            alone.render_usage().to_string(),
+            sub.render_usage().to_string()
+        );
+    }
 }

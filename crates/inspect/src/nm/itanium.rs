@@ -22,7 +22,11 @@
 pub(super) fn demangle(out: &mut Vec<u8>, name: &[u8]) -> bool {
     // Only printable ASCII: libiberty reads a C string, cut at the first NUL, and the rest
     // is left to it.
-    if name.len() > LONGEST || !name.starts_with(b"_Z") || !name.iter().all(u8::is_ascii_graphic) {
+    // (A fold, not `all`, so that the check runs on whole vectors of bytes.)
+    let graphic = name.iter().fold(0, |bad, &b| {
+        bad | u8::from(b.wrapping_sub(b'!') > b'~' - b'!')
+    }) == 0;
+    if name.len() > LONGEST || !name.starts_with(b"_Z") || !graphic {
         return false;
     }
     thread_local! {
@@ -679,19 +683,20 @@ impl Parser<'_> {
         let ret = match peek {
             b'K' | b'V' => {
                 // The qualifiers, the first outermost; each at most once.
-                let mut quals = Vec::new();
+                let (mut quals, mut count) = ([0; 2], 0);
                 while matches!(self.peek(), b'K' | b'V') {
                     let q = self.next();
-                    if quals.contains(&q) {
+                    if quals[..count].contains(&q) {
                         return None;
                     }
-                    quals.push(q);
+                    quals[count] = q;
+                    count += 1;
                 }
                 if matches!(self.peek(), b'F' | b'r') {
                     return None;
                 }
                 let mut ret = self.ty()?;
-                for &q in quals.iter().rev() {
+                for &q in quals[..count].iter().rev() {
                     ret = self.add(match q {
                         b'K' => Node::Const(ret),
                         _ => Node::Volatile(ret),

@@ -266,7 +266,11 @@ fn read<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<Vec<Synthet
                 binding,
                 kind,
                 shndx: plt.index as u32,
-                section_letter: letters.get(plt.index).copied().flatten().unwrap_or(b't'),
+                section_letter: letters
+                    .get(plt.index)
+                    .copied()
+                    .flatten()
+                    .map_or(b't', |(letter, _)| letter),
                 section: name_of(&sections, endian, plt.index),
                 section_end: plt.vma.wrapping_add(plt.size),
             });
