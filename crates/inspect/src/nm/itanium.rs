@@ -8,7 +8,7 @@
 //! the standard abbreviations, substitutions, template parameters of function templates,
 //! builtin, class, pointer, reference and const or volatile types, integer and character
 //! literals, the common operators, constructors and destructors, ABI tags, const member
-//! functions, vtables, VTTs, typeinfo, thunks and guard variables. It gives up on function,
+//! functions, vtables, VTTs, typeinfo, thunks, transaction clones and guard variables. It gives up on function,
 //! array and member-pointer types, expressions, `decltype`, packs, lambdas, local and unnamed
 //! names, clone suffixes, vendor extensions and anything it does not know, and on any name
 //! whose spelling would depend on libiberty's finer rules (reference collapsing, repeated
@@ -312,6 +312,11 @@ impl Parser<'_> {
                 self.call_offset(b'v')?;
                 ("virtual thunk to ", self.encoding()?)
             }
+            (b'G', b'T') => match self.next() {
+                b't' => ("transaction clone for ", self.encoding()?),
+                b'n' => ("non-transaction clone for ", self.encoding()?),
+                _ => return None,
+            },
             (b'G', b'V') => {
                 let (name, const_this) = self.name()?;
                 if const_this {
@@ -678,6 +683,18 @@ impl Parser<'_> {
         let peek = self.peek();
         if let Some(spelled) = builtin(peek) {
             self.at += 1;
+            return self.add(Node::Builtin(spelled));
+        }
+        // The builtin types of two letters (not substitution candidates either).
+        if peek == b'D' {
+            let spelled = match self.peek_next() {
+                b'i' => "char32_t",
+                b's' => "char16_t",
+                b'u' => "char8_t",
+                b'n' => "decltype(nullptr)",
+                _ => return None,
+            };
+            self.at += 2;
             return self.add(Node::Builtin(spelled));
         }
         let ret = match peek {
