@@ -684,18 +684,13 @@ impl<'o, W: Write> Printer<'o, W> {
                 let s = &symbols[i as usize];
                 (s, ahead.and_then(|ahead| ahead.spelled(s.index)))
             };
-            return lines.write(
-                self.out,
-                &mut self.line,
-                order.iter().map(at),
-                &mut Vec::new(),
-            );
+            return lines.write(self.out, &mut self.line, order.iter().map(at), None);
         }
         // With -l, lookups go in the printed order (BFD's lookups change what later ones find).
         if !self.whole_core || threads == 1 || symbols.len() < PARALLEL_LINES || o.line_numbers {
             let order = sorted_order(&symbols, o);
             let sorted = order.iter().map(|&i| (&symbols[i as usize], None));
-            return lines.write(self.out, &mut self.line, sorted, &mut Vec::new());
+            return lines.write(self.out, &mut self.line, sorted, None);
         }
         // A large table (demangling most of all) is formatted on every core, in the table's
         // order and in slices, while this thread sorts; the lines are then written in the
@@ -713,7 +708,7 @@ impl<'o, W: Write> Printer<'o, W> {
                 &mut buffer,
                 &mut line,
                 slice.iter().map(|s| (s, None)),
-                &mut ends,
+                Some(&mut ends),
             );
             (buffer, ends)
         };
@@ -804,14 +799,14 @@ struct Lines<'a> {
 }
 
 impl Lines<'_> {
-    /// Writes the lines of `symbols`, `line` being the buffer each is built in; notes in `ends`
-    /// how many bytes have been written after each line.
+    /// Writes the lines of `symbols`, `line` being the buffer each is built in; notes in `ends`,
+    /// when given, how many bytes have been written after each line.
     fn write<'s>(
         &self,
         out: &mut impl Write,
         line: &mut Vec<u8>,
         symbols: impl Iterator<Item = (&'s Symbol<'s>, Spelled<'s>)>,
-        ends: &mut Vec<usize>,
+        mut ends: Option<&mut Vec<usize>>,
     ) -> io::Result<()> {
         let o = self.options;
         let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
@@ -840,7 +835,9 @@ impl Lines<'_> {
                 line.push(b'\n');
                 out.write_all(line)?;
                 written += line.len();
-                ends.push(written);
+                if let Some(ends) = ends.as_deref_mut() {
+                    ends.push(written);
+                }
                 continue;
             }
             display_name(&mut name, &mut scratch, s, self.cpp, spelled, o.unicode);
@@ -876,7 +873,9 @@ impl Lines<'_> {
             }
             out.write_all(line)?;
             written += line.len();
-            ends.push(written);
+            if let Some(ends) = ends.as_deref_mut() {
+                ends.push(written);
+            }
         }
         Ok(())
     }
