@@ -5,15 +5,18 @@
 //! libiberty takes about 0.5 to 0.9 µs a name, most of `nm -C`'s time on a C++ library; this
 //! one, which parses into an arena kept from name to name and prints from it, takes about 0.3.
 //! A name that starts as the last one did (sorted names do) resumes the last parse where they
-//! part ([`Scratch::start`]). It takes nested and template names,
-//! the standard abbreviations, substitutions, template parameters of function templates,
-//! builtin, class, pointer, reference and const or volatile types, integer and character
+//! part ([`Scratch::start`]).
+//!
+//! It takes nested and template names, the standard abbreviations, substitutions, template
+//! parameters of function templates, builtin (`char8_t` to `char32_t` and `decltype(nullptr)`
+//! too), class, pointer, reference and const or volatile types, integer and character
 //! literals, the common operators, constructors and destructors, ABI tags, const member
-//! functions, vtables, VTTs, typeinfo, thunks, transaction clones and guard variables. It gives up on function,
-//! array and member-pointer types, expressions, `decltype`, packs, lambdas, local and unnamed
-//! names, clone suffixes, vendor extensions and anything it does not know, and on any name
-//! whose spelling would depend on libiberty's finer rules (reference collapsing, repeated
-//! qualifiers, template parameters outside a function template's signature).
+//! functions, vtables, VTTs, typeinfo, thunks, transaction clones and guard variables. It
+//! gives up on function, array and member-pointer types, expressions, `decltype`, packs,
+//! lambdas, local and unnamed names, clone suffixes, vendor extensions and anything it does not
+//! know, and on any name whose spelling would depend on libiberty's finer rules (reference
+//! collapsing, repeated qualifiers, template parameters outside a function template's
+//! signature).
 //!
 //! Where it takes a name, it spells it as libiberty does: `itanium_agrees_with_libiberty`
 //! (below) holds it to the libiberty linked in on every C++ name of the system's libraries.
@@ -136,18 +139,10 @@ impl Scratch {
         self.last.extend_from_slice(name);
         self.stack.clear();
         let resume = self.checkpoints.last().copied();
-        let c = resume.unwrap_or(Checkpoint {
-            at: 2,
-            nodes: 0,
-            lists: 0,
-            subs: 0,
-            last_name: None,
-            name: 0,
-            const_this: false,
-        });
-        self.nodes.truncate(c.nodes);
-        self.lists.truncate(c.lists);
-        self.subs.truncate(c.subs);
+        let (nodes, lists, subs) = resume.map_or((0, 0, 0), |c| (c.nodes, c.lists, c.subs));
+        self.nodes.truncate(nodes);
+        self.lists.truncate(lists);
+        self.subs.truncate(subs);
         resume
     }
 }
