@@ -1079,8 +1079,11 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
 /// symbol's index. Whatever the order, the table or the other options, the lines are those
 /// GNU nm prints, and those of the same run on one CPU (where nothing is demangled ahead).
 #[test]
-fn names_demangled_ahead_are_spelled_as_gnu_nm_spells_them() {
-    // This test program: a large static table of Rust names and libstdc++'s C++ names.
+fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
+    // This test program: a large static table of Rust names and libstdc++'s C++ names. Each
+    // large table is sorted in parts (and demangled) on every CPU, then listed half by one
+    // thread and half by another; other orders read the symbols first; on one CPU, none of
+    // that happens.
     let program = std::env::current_exe().unwrap();
     let out = polylink_tests::tool("g++")
         .arg("-print-file-name=libstdc++.so.6")
@@ -1088,7 +1091,13 @@ fn names_demangled_ahead_are_spelled_as_gnu_nm_spells_them() {
         .get_output()
         .clone();
     let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let cases: [(&[&str], &PathBuf); 6] = [
+    let cases: [(&[&str], &PathBuf); 12] = [
+        (&[], &program),
+        (&["-g", "-S", "-t", "d"], &program),
+        (&["-D"], &cpp),
+        (&["-D", "-A", "--defined-only"], &cpp),
+        (&["-D", "-C", "-W", "-P"], &cpp),
+        (&["-D", "-C", "-j"], &cpp),
         (&["-C"], &program),
         (&["-C", "-n", "-S"], &program),
         (&["-C", "-r", "-A"], &program),
@@ -1123,4 +1132,59 @@ fn names_demangled_ahead_are_spelled_as_gnu_nm_spells_them() {
             first_difference(&one_cpu, &ours)
         );
     }
+}
+
+#[test]
+fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
+    // libstdc++'s dynamic table with one name pointing past its string table: the sort in
+    // parts finds it, and the file is then reported as the plain read reports it, with
+    // nothing on stdout.
+    let out = polylink_tests::tool("g++")
+        .arg("-print-file-name=libstdc++.so.6")
+        .assert()
+        .get_output()
+        .clone();
+    let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let mut data = std::fs::read(&cpp).unwrap();
+    let elf = goblin::elf::Elf::parse(&data).unwrap();
+    let dynsym = elf
+        .section_headers
+        .iter()
+        .find(|s| s.sh_type == goblin::elf::section_header::SHT_DYNSYM)
+        .unwrap();
+    let (at, count) = (
+        dynsym.sh_offset as usize,
+        dynsym.sh_size / dynsym.sh_entsize,
+    );
+    assert!(count > 4000, "{count} dynamic symbols");
+    // An entry in the second part.
+    let entry = at + 24 * (count as usize * 3 / 4);
+    data[entry..entry + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("libbad.so");
+    std::fs::write(&bad, &data).unwrap();
+    let everywhere = polylink_tests::polylink()
+        .args(["nm", "-D"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert!(everywhere.stdout.is_empty(), "a partial listing");
+    let said = String::from_utf8_lossy(&everywhere.stderr);
+    assert!(
+        said.contains("libbad.so") && said.contains("name offset"),
+        "{said}"
+    );
+    let one_cpu = polylink_tests::tool("taskset")
+        .args(["-c", "0"])
+        .arg(polylink_tests::polylink_bin())
+        .args(["nm", "-D"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    assert_eq!(one_cpu.stdout, everywhere.stdout);
+    assert_eq!(one_cpu.stderr, everywhere.stderr);
 }

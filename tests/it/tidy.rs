@@ -20,6 +20,7 @@ const UNSAFE_ALLOWED: &[&str] = &[
     "crates/inspect/src/nm/libiberty.rs",
     "crates/inspect/src/nm/parallel.rs",
     "crates/inspect/src/symbols/input.rs",
+    "crates/inspect/src/symbols/prefetch.rs",
     "crates/polylink/src/code.rs",
     "crates/polylink/src/patch.rs",
     "fixtures/nm-speed/src/lib.rs",

@@ -11,6 +11,7 @@
 //! A file or member that cannot be read is reported on stderr with the file, the member and
 //! the fault, and the other files are still reported; the exit code is then 1, as nm's.
 
+use std::borrow::Borrow;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -335,35 +336,70 @@ fn report(
         let read = || {
             symbols::read_elf_with(data, table, o.debug_syms).map(|s| with_synthetic(s, &synthetic))
         };
-        // With -C, a large table's names are demangled on the other cores while this thread
-        // reads and sorts the symbols.
-        let (symbols, order, ahead) = match printer.ahead_pieces(data) {
-            Some((names, pieces, per_piece)) => {
+        let digits = symbols::address_digits(data);
+        let work = printer.ahead_work(data);
+        let per_piece = work.as_ref().map_or(0, |work| work.per_piece);
+        let mut done = Vec::new();
+        let (symbols, order) = match work {
+            // A large table sorted (and with -C demangled) on every core, then written.
+            Some(work) if work.sorts => {
+                let prefix = printer.prefix(&file, None);
+                let report = ahead::Report {
+                    lines: printer.lines(&prefix, digits, None),
+                    options: o,
+                    header: printer.header(&file, None, digits),
+                    threads: threads(),
+                    per_piece: work.per_piece,
+                };
                 let demangler = Demangler { asked: printer.cpp };
-                let demangle = |piece| ahead::demangle(&names, piece, demangler);
-                let ((symbols, order), done) =
-                    in_parallel_after(threads(), pieces, demangle, || match read() {
+                if ahead::report(
+                    printer.out,
+                    &mut printer.line,
+                    &work.reader,
+                    work.tasks,
+                    demangler,
+                    &report,
+                )? {
+                    return Ok(());
+                }
+                // An entry that does not read: the fault as the read finds it.
+                (read(), None)
+            }
+            // With -C but another order, a large table's names are demangled on the other
+            // cores while this thread reads and sorts the symbols.
+            Some(work) => {
+                let demangler = Demangler { asked: printer.cpp };
+                let reader = &work.reader;
+                let (symbols, finished) = in_parallel_after(
+                    threads(),
+                    work.tasks,
+                    |task| ahead::run(reader, task, demangler),
+                    || match read() {
                         Ok(Some(mut symbols)) => {
                             keep(&mut symbols, o, &ends);
                             let order = sorted_order(&symbols, o);
                             (Ok(Some(symbols)), Some(order))
                         }
                         other => (other, None),
-                    });
-                (symbols, order, Some(Ahead::new(done, per_piece)))
+                    },
+                );
+                done = finished;
+                symbols
             }
-            None => (read(), None, None),
+            None => (read(), None),
         };
+        let done: Vec<&ahead::Done<'_>> = done.iter().collect();
+        let (_, ahead) = Ahead::new(&done, per_piece);
         match symbols {
             Ok(symbols) => {
                 let object = Object {
                     file: &file,
                     member: None,
-                    digits: symbols::address_digits(data),
+                    digits,
                     data,
                     synthetic_ends: ends,
                     kept_in_order: order,
-                    ahead: ahead.as_ref(),
+                    ahead: Some(&ahead),
                 };
                 printer.object(object, symbols, &mut outcome.no_symbols)?
             }
@@ -560,32 +596,43 @@ impl<'o, W: Write> Printer<'o, W> {
         }
     }
 
-    /// With -C, when `data`'s names are worth demangling ahead ([`ahead`]): its string table,
-    /// cut in pieces. Not when options leave most names out (demangling them would be work
-    /// in vain), nor with -l or JSON.
-    fn ahead_pieces<'d>(
-        &self,
-        data: &'d [u8],
-    ) -> Option<(symbols::SymbolNames<'d>, Vec<ahead::Demangled>, usize)> {
+    /// When `data`'s table is large enough to be worth it: the work done on every core
+    /// ([`ahead`]). The sort, when [`ahead::allowed`], which then also reads and writes the
+    /// symbols; with -C the demangling, unless options leave most names out (demangling them
+    /// would be work in vain).
+    fn ahead_work<'d>(&self, data: &'d [u8]) -> Option<AheadWork<'d>> {
         let o = self.options;
-        let filtered = o.undefined_only || o.extern_only || o.no_weak || o.defined_only;
         let threads = threads();
-        if !o.demangle
-            || filtered
-            || o.size_sort
-            || o.line_numbers
-            || !self.whole_core
-            || self.format == Format::Json
-            || threads == 1
-        {
+        if !self.whole_core || threads == 1 || o.line_numbers || self.format == Format::Json {
             return None;
         }
-        let names = symbols::symbol_names(data, o.table())?;
-        if names.len() < PARALLEL_LINES {
+        let sorts = ahead::allowed(o, self.format);
+        let filtered = o.undefined_only || o.extern_only || o.no_weak || o.defined_only;
+        let demangles = o.demangle && !filtered && !o.size_sort;
+        if !sorts && !demangles {
             return None;
         }
-        let (pieces, per_piece) = ahead::pieces(&names, threads * 8);
-        Some((names, pieces, per_piece))
+        let reader = symbols::Reader::new(data, o.table(), o.debug_syms).ok()??;
+        if reader.len() < PARALLEL_LINES {
+            return None;
+        }
+        // The parts sorted first: each is one task, and long.
+        let mut tasks = Vec::new();
+        if sorts {
+            tasks = ahead::sort_parts(&reader, threads);
+        }
+        let mut per_piece = 0;
+        if demangles {
+            let (pieces, per) = ahead::pieces(&reader, threads * 8);
+            tasks.extend(pieces.into_iter().map(ahead::Task::Demangle));
+            per_piece = per;
+        }
+        Some(AheadWork {
+            reader,
+            tasks,
+            per_piece,
+            sorts,
+        })
     }
 
     /// BFD's `print_archive_filename`: only the BSD format, only with several files.
@@ -612,6 +659,79 @@ impl<'o, W: Write> Printer<'o, W> {
         Ok(())
     }
 
+    /// What nm prints before an object's symbols: its name, as the format and the number of
+    /// files have it.
+    fn header(&self, file: &str, member: Option<&str>, digits: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a vector cannot fail.
+        let _ = self.write_header(&mut out, file, member, digits);
+        out
+    }
+
+    fn write_header(
+        &self,
+        out: &mut Vec<u8>,
+        file: &str,
+        member: Option<&str>,
+        digits: usize,
+    ) -> io::Result<()> {
+        let o = self.options;
+        let per_symbol = o.print_file_name;
+        match (self.format, member) {
+            (Format::JustSymbols, _) => {}
+            (Format::Sysv, _) => {
+                let which = if o.undefined_only {
+                    "Undefined symbols"
+                } else {
+                    "Symbols"
+                };
+                match member {
+                    Some(member) => write!(out, "\n\n{which} from {file}[{member}]:\n\n")?,
+                    None => write!(out, "\n\n{which} from {file}:\n\n")?,
+                }
+                out.write_all(match digits {
+                    8 => b"Name                  Value   Class        Type         Size     Line  Section\n\n",
+                    _ => b"Name                  Value           Class        Type         Size             Line  Section\n\n",
+                })?;
+            }
+            (Format::Bsd, Some(member)) if !per_symbol => write!(out, "\n{member}:\n")?,
+            (Format::Bsd, None) if self.several && !per_symbol => write!(out, "\n{file}:\n")?,
+            (Format::Posix, Some(member)) if !per_symbol => writeln!(out, "{file}[{member}]:")?,
+            (Format::Posix, None) if self.several && !per_symbol => writeln!(out, "{file}:")?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `-A`'s file (and member) before every line.
+    fn prefix(&self, file: &str, member: Option<&str>) -> String {
+        match (self.options.print_file_name, self.format, member) {
+            (false, ..) | (_, Format::JustSymbols, _) => String::new(),
+            (true, Format::Posix, Some(member)) => format!("{file}[{member}]: "),
+            (true, Format::Posix, None) => format!("{file}: "),
+            (true, _, Some(member)) => format!("{file}:{member}:"),
+            (true, _, None) => format!("{file}:"),
+        }
+    }
+
+    /// How this printer's lines are made, with `prefix` ([`Printer::prefix`]).
+    fn lines<'a>(&self, prefix: &'a str, digits: usize, sources: Option<&'a Sources>) -> Lines<'a>
+    where
+        'o: 'a,
+    {
+        Lines {
+            prefix: prefix.as_bytes(),
+            options: self.options,
+            format: self.format,
+            cpp: self
+                .options
+                .demangle
+                .then_some(Demangler { asked: self.cpp }),
+            digits,
+            sources,
+        }
+    }
+
     /// One object: its header, as nm prints it for any ELF file (even one without symbols,
     /// which nm then names on stderr), then its symbols.
     fn object(
@@ -630,32 +750,8 @@ impl<'o, W: Write> Printer<'o, W> {
             ahead,
         } = object;
         let o = self.options;
-        let per_symbol = o.print_file_name;
-        match (self.format, member) {
-            (Format::JustSymbols, _) => {}
-            (Format::Sysv, _) => {
-                let which = if o.undefined_only {
-                    "Undefined symbols"
-                } else {
-                    "Symbols"
-                };
-                match member {
-                    Some(member) => write!(self.out, "\n\n{which} from {file}[{member}]:\n\n")?,
-                    None => write!(self.out, "\n\n{which} from {file}:\n\n")?,
-                }
-                self.out.write_all(match digits {
-                    8 => b"Name                  Value   Class        Type         Size     Line  Section\n\n",
-                    _ => b"Name                  Value           Class        Type         Size             Line  Section\n\n",
-                })?;
-            }
-            (Format::Bsd, Some(member)) if !per_symbol => write!(self.out, "\n{member}:\n")?,
-            (Format::Bsd, None) if self.several && !per_symbol => write!(self.out, "\n{file}:\n")?,
-            (Format::Posix, Some(member)) if !per_symbol => {
-                writeln!(self.out, "{file}[{member}]:")?
-            }
-            (Format::Posix, None) if self.several && !per_symbol => writeln!(self.out, "{file}:")?,
-            _ => {}
-        }
+        let header = self.header(file, member, digits);
+        self.out.write_all(&header)?;
         let Some(mut symbols) = symbols else {
             no_symbols.push(member.unwrap_or(file).to_owned());
             return Ok(());
@@ -667,22 +763,9 @@ impl<'o, W: Write> Printer<'o, W> {
             let order = kept_in_order.unwrap_or_else(|| sorted_order(&symbols, o));
             return self.json(file, member, order.iter().map(|&i| &symbols[i as usize]));
         }
-        let prefix = match (per_symbol, self.format, member) {
-            (false, ..) | (_, Format::JustSymbols, _) => String::new(),
-            (true, Format::Posix, Some(member)) => format!("{file}[{member}]: "),
-            (true, Format::Posix, None) => format!("{file}: "),
-            (true, _, Some(member)) => format!("{file}:{member}:"),
-            (true, _, None) => format!("{file}:"),
-        };
+        let prefix = self.prefix(file, member);
         let sources = o.line_numbers.then(|| Sources::new(data)).flatten();
-        let lines = Lines {
-            prefix: prefix.as_bytes(),
-            options: o,
-            format: self.format,
-            cpp: o.demangle.then_some(Demangler { asked: self.cpp }),
-            digits,
-            sources: sources.as_ref(),
-        };
+        let lines = self.lines(&prefix, digits, sources.as_ref());
         let threads = threads();
         // Already kept and sorted (with the names demangled ahead): written as they come.
         if let Some(order) = kept_in_order {
@@ -791,7 +874,17 @@ struct Object<'a> {
     /// sorted.
     kept_in_order: Option<Vec<u32>>,
     /// The names demangled ahead, with -C.
-    ahead: Option<&'a Ahead>,
+    ahead: Option<&'a Ahead<'a>>,
+}
+
+/// What [`Printer::ahead_work`] hands to every core: a table, and what to do with it
+/// ([`ahead::Task`]); the demangled pieces are of `per_piece` names each.
+struct AheadWork<'d> {
+    reader: symbols::Reader<'d>,
+    tasks: Vec<ahead::Task>,
+    per_piece: usize,
+    /// The tasks sort the whole table: [`ahead::report`] reports it.
+    sorts: bool,
 }
 
 /// How one object's symbols become lines: what [`Printer::object`] hands to each slice.
@@ -815,12 +908,13 @@ impl Lines<'_> {
         &self,
         out: &mut impl Write,
         line: &mut Vec<u8>,
-        symbols: impl Iterator<Item = (&'s Symbol<'s>, Spelled<'s>)>,
+        symbols: impl Iterator<Item = (impl Borrow<Symbol<'s>>, Spelled<'s>)>,
         mut ends: Option<&mut Vec<usize>>,
     ) -> io::Result<()> {
         let o = self.options;
         let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
-        for (s, spelled) in symbols {
+        for (symbol, spelled) in symbols {
+            let s: &Symbol<'s> = symbol.borrow();
             line.clear();
             line.extend_from_slice(self.prefix);
             // A name already spelled, in the BSD format without another --unicode, straight

@@ -22,9 +22,11 @@ use object::{Endianness, FileKind};
 
 // object's ELF constants are newtypes; the reader works on the raw numbers.
 mod input;
+mod prefetch;
 mod synthetic;
 
 pub use input::{Input, Unit, archive_index, load, open_regular, units};
+pub(crate) use prefetch::prefetch;
 pub use synthetic::{Synthetic, synthetic};
 
 const STB_GLOBAL: u8 = elf::STB_GLOBAL.0;
@@ -317,26 +319,197 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
     table: Table,
     debugging: bool,
 ) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
-    let header = Elf::parse(data)?;
-    let endian = header.endian()?;
-    let sections = header.sections(endian, data)?;
-    let sh_type: u32 = match table {
-        Table::Static => SHT_SYMTAB,
-        Table::Dynamic => SHT_DYNSYM,
-    };
-    let symbols = sections.symbols(endian, data, elf::SectionType(sh_type))?;
-    // Only the null symbol: BFD counts no symbols, and nm says so.
-    if symbols.len() <= 1 {
+    let Some(reader) = TableReader::<Elf>::new(data, table, debugging)? else {
         return Ok(None);
-    }
-    let letters = section_letters(&sections, endian, header, data)?;
-    let versions = match table {
-        Table::Dynamic => Some(sections.versions(endian, data)?).flatten(),
-        Table::Static => None,
     };
-    let mut out = Vec::with_capacity(symbols.len());
-    for (index, sym) in symbols.enumerate().skip(1) {
-        let name = symbols.symbol_name(endian, sym)?;
+    let mut out = Vec::with_capacity(reader.len());
+    for index in 1..reader.len() {
+        if let Some(symbol) = reader.symbol(index)? {
+            out.push(symbol);
+        }
+    }
+    Ok(Some(out))
+}
+
+/// A symbol table of an ELF file, read one symbol at a time, in any order: what
+/// [`read_elf_with`] reads, symbol by symbol.
+#[derive(Debug)]
+pub enum Reader<'d> {
+    Elf32(TableReader<'d, elf::FileHeader32<Endianness>>),
+    Elf64(TableReader<'d, elf::FileHeader64<Endianness>>),
+}
+
+impl<'d> Reader<'d> {
+    /// The reader of table `table` of `data` (`debugging`: with section and file symbols, as
+    /// `nm -a` lists them); `None` when the table has no symbol but the null one, as
+    /// [`read_elf_with`] says.
+    pub fn new(data: &'d [u8], table: Table, debugging: bool) -> Result<Option<Self>, Fault> {
+        Ok(match FileKind::parse(data) {
+            Ok(FileKind::Elf64) => TableReader::new(data, table, debugging)?.map(Reader::Elf64),
+            Ok(FileKind::Elf32) => TableReader::new(data, table, debugging)?.map(Reader::Elf32),
+            Ok(kind) => return Err(Fault(format!("not an ELF file but {kind:?}"))),
+            Err(_) => return Err(Fault("file format not recognized".into())),
+        })
+    }
+
+    /// The number of entries, the null symbol included.
+    pub fn len(&self) -> usize {
+        match self {
+            Reader::Elf32(r) => r.len(),
+            Reader::Elf64(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Symbol `index` as [`read_elf_with`] reads it; `None` for one it leaves out (a section
+    /// or file symbol, unless debugging).
+    pub fn symbol(&self, index: usize) -> Result<Option<Symbol<'d>>, Fault> {
+        match self {
+            Reader::Elf32(r) => r.symbol(index),
+            Reader::Elf64(r) => r.symbol(index),
+        }
+    }
+
+    /// The name of symbol `index` when [`Reader::symbol`] reads it without a fault (as the
+    /// table has it: not a section symbol's section name). Reads no more of the entry than
+    /// that takes.
+    pub fn name(&self, index: usize) -> Option<&'d [u8]> {
+        match self {
+            Reader::Elf32(r) => r.name(index),
+            Reader::Elf64(r) => r.name(index),
+        }
+    }
+
+    /// [`Reader::symbol`] of a symbol whose name [`Reader::name`] gave.
+    pub fn symbol_named(&self, index: usize, name: &'d [u8]) -> Result<Option<Symbol<'d>>, Fault> {
+        match self {
+            Reader::Elf32(r) => r.symbol_named(index, name),
+            Reader::Elf64(r) => r.symbol_named(index, name),
+        }
+    }
+
+    /// Brings entry `index` (and its version) toward the CPU, to be read soon: a table read
+    /// out of order waits on memory for every entry otherwise.
+    pub fn prefetch(&self, index: usize) {
+        match self {
+            Reader::Elf32(r) => r.prefetch(index),
+            Reader::Elf64(r) => r.prefetch(index),
+        }
+    }
+
+    /// Brings the name of entry `index` toward the CPU (reading the entry's first field).
+    pub fn prefetch_name(&self, index: usize) {
+        match self {
+            Reader::Elf32(r) => r.prefetch_name(index),
+            Reader::Elf64(r) => r.prefetch_name(index),
+        }
+    }
+}
+
+/// [`Reader`] for one ELF class.
+#[derive(Debug)]
+pub struct TableReader<'d, Elf: FileHeader<Endian = Endianness>> {
+    endian: Endianness,
+    sections: SectionTable<'d, Elf>,
+    symbols: object::read::elf::SymbolTable<'d, Elf>,
+    letters: Vec<Option<Lettered<'d>>>,
+    versions: Option<VersionTable<'d, Elf>>,
+    /// The symbol entries, and the string table their names are in.
+    entries: &'d [Elf::Sym],
+    strings: &'d [u8],
+    /// The version index of each entry (`.gnu.version`), when there is one.
+    versym: &'d [u8],
+    debugging: bool,
+}
+
+impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
+    fn new(data: &'d [u8], table: Table, debugging: bool) -> Result<Option<Self>, Fault> {
+        let header = Elf::parse(data)?;
+        let endian = header.endian()?;
+        let sections = header.sections(endian, data)?;
+        let sh_type: u32 = match table {
+            Table::Static => SHT_SYMTAB,
+            Table::Dynamic => SHT_DYNSYM,
+        };
+        let symbols = sections.symbols(endian, data, elf::SectionType(sh_type))?;
+        // Only the null symbol: BFD counts no symbols, and nm says so.
+        if symbols.len() <= 1 {
+            return Ok(None);
+        }
+        let letters = section_letters(&sections, endian, header, data)?;
+        let versions = match table {
+            Table::Dynamic => Some(sections.versions(endian, data)?).flatten(),
+            Table::Static => None,
+        };
+        let strings = sections
+            .section(symbols.string_section())
+            .and_then(|section| section.data(endian, data))
+            .unwrap_or_default();
+        let versym = match table {
+            Table::Dynamic => sections
+                .iter()
+                .find(|s| s.sh_type(endian) == elf::SHT_GNU_VERSYM)
+                .and_then(|s| s.data(endian, data).ok())
+                .unwrap_or_default(),
+            Table::Static => &[],
+        };
+        Ok(Some(TableReader {
+            endian,
+            sections,
+            entries: symbols.symbols(),
+            symbols,
+            letters,
+            versions,
+            strings,
+            versym,
+            debugging,
+        }))
+    }
+
+    fn len(&self) -> usize {
+        self.symbols.len()
+    }
+
+    fn name(&self, index: usize) -> Option<&'d [u8]> {
+        let sym = self.symbols.symbol(object::SymbolIndex(index)).ok()?;
+        if sym.st_shndx(self.endian).0 == SHN_XINDEX {
+            self.symbols
+                .shndx(self.endian, object::SymbolIndex(index))?;
+        }
+        self.symbols.symbol_name(self.endian, sym).ok()
+    }
+
+    fn prefetch(&self, index: usize) {
+        if let Some(entry) = self.entries.get(index) {
+            prefetch((&raw const *entry).cast());
+        }
+        if let Some(version) = self.versym.get(2 * index) {
+            prefetch(version);
+        }
+    }
+
+    fn prefetch_name(&self, index: usize) {
+        if let Some(entry) = self.entries.get(index) {
+            let offset = entry.st_name(self.endian) as usize;
+            if let Some(name) = self.strings.get(offset) {
+                prefetch(name);
+            }
+        }
+    }
+
+    fn symbol(&self, index: usize) -> Result<Option<Symbol<'d>>, Fault> {
+        let sym = self.symbols.symbol(object::SymbolIndex(index))?;
+        let name = self.symbols.symbol_name(self.endian, sym)?;
+        self.symbol_named(index, name)
+    }
+
+    fn symbol_named(&self, index: usize, name: &'d [u8]) -> Result<Option<Symbol<'d>>, Fault> {
+        let (endian, symbols) = (self.endian, &self.symbols);
+        let index = object::SymbolIndex(index);
+        let sym = symbols.symbol(index)?;
         let shndx = match sym.st_shndx(endian).0 {
             SHN_XINDEX => symbols.shndx(endian, index).ok_or_else(|| {
                 Fault(format!(
@@ -346,6 +519,7 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             })?,
             shndx => u32::from(shndx),
         };
+        let letters = &self.letters;
         let place = match shndx {
             0 => Place::Undefined,
             s if s == u32::from(SHN_ABS) => Place::Absolute,
@@ -361,7 +535,8 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             Place::Common => sym.st_size(endian).into(),
             _ => sym.st_value(endian).into(),
         };
-        let version = versions
+        let version = self
+            .versions
             .as_ref()
             .and_then(|v| version_of(v, endian, index, name, place));
         let section = match place {
@@ -390,10 +565,11 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             index: u32::try_from(index.0).unwrap_or(Symbol::NO_INDEX),
         };
         if symbol.is_debugging() {
-            if !debugging {
-                continue;
+            if !self.debugging {
+                return Ok(None);
             }
             if symbol.kind == STT_SECTION && symbol.name.is_empty() {
+                let sections = &self.sections;
                 let section = sections.section(object::SectionIndex(shndx as usize));
                 symbol.name = section
                     .and_then(|section| sections.section_name(endian, section))
@@ -401,9 +577,8 @@ fn read<Elf: FileHeader<Endian = Endianness>>(
             }
         }
         symbol.letter = letter(&symbol);
-        out.push(symbol);
+        Ok(Some(symbol))
     }
-    Ok(Some(out))
 }
 
 /// The version suffix nm prints for dynamic symbol `index`: none for local and global

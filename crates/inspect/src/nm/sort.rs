@@ -2,7 +2,7 @@
 //! the symbols themselves do not move, and a name sort goes eight bytes at a time.
 
 use super::Options;
-use crate::symbols::Symbol;
+use crate::symbols::{Reader, Symbol};
 
 /// nm's sorts, as the order in which to print `symbols`: by name (`strcmp` in the C locale),
 /// or by value with undefined symbols first and ties by name; `-r` negates the comparison (the
@@ -61,15 +61,102 @@ pub(super) fn sorted_order(symbols: &[Symbol<'_>], o: &Options) -> Vec<u32> {
 }
 
 /// The order by name (stable: equal names keep the table's order), sorted eight bytes at a
-/// time: by the first eight as one number, then each run of equal numbers by the next eight.
-/// C++ names share long prefixes (`_ZNSt7__cxx11…`), which a comparison sort compares again
-/// and again.
+/// time ([`by_name`]).
 fn name_order(symbols: &[Symbol<'_>]) -> Vec<u32> {
-    let mut keyed: Vec<(u64, u32)> = (0..)
-        .zip(symbols)
-        .map(|(i, s)| (eight_bytes(s.name, 0), i))
+    by_name(symbols.len(), |i| symbols[i as usize].name)
+}
+
+/// Entries `range` of a symbol table by name, ties by index, with their names: what
+/// [`name_order`] does with the symbols read from them, from the names alone, so that parts
+/// of the table can be sorted apart while nothing else is read. `None` when an entry does
+/// not read.
+pub(super) fn part_by_name<'d>(
+    reader: &Reader<'d>,
+    range: std::ops::Range<usize>,
+) -> Option<Vec<Named<'d>>> {
+    // Names are where the entries say, all over the string table: each is asked for a few
+    // entries ahead, so that the waits for memory overlap.
+    let names: Vec<&[u8]> = range
+        .clone()
+        .map(|index| {
+            reader.prefetch_name(index + AHEAD);
+            reader.name(index)
+        })
+        .collect::<Option<_>>()?;
+    let order = by_name(names.len(), |i| names[i as usize]);
+    // A table has fewer than 2^32 symbols: it would take more than 64 GiB.
+    let first = range.start as u32;
+    Some(
+        order
+            .into_iter()
+            .map(|i| (names[i as usize], first + i))
+            .collect(),
+    )
+}
+
+/// How many entries ahead of the one read the next are asked for ([`Reader::prefetch`]).
+pub(super) const AHEAD: usize = 8;
+
+/// A table entry's name and index.
+pub(super) type Named<'d> = (&'d [u8], u32);
+
+/// The first `count` entries of the sorted `parts` together, in order (by name, ties by
+/// index: the parts' entries are all different).
+pub(super) fn merged_front<'d>(parts: &[&[Named<'d>]], count: usize) -> Vec<Named<'d>> {
+    let mut heads = vec![0; parts.len()];
+    let mut merged = Vec::with_capacity(count);
+    while merged.len() < count {
+        let next = (0..parts.len())
+            .filter_map(|p| parts[p].get(heads[p]).map(|entry| (entry, p)))
+            .min();
+        let Some((&entry, p)) = next else {
+            break;
+        };
+        merged.push(entry);
+        heads[p] += 1;
+        // The names are where the sort left them, half of them in another core's cache.
+        if let Some((name, _)) = parts[p].get(heads[p] + AHEAD) {
+            crate::symbols::prefetch(name.as_ptr());
+        }
+    }
+    merged
+}
+
+/// The last `count` entries of the sorted `parts` together, in order: what [`merged_front`]
+/// leaves of them when it takes the rest.
+pub(super) fn merged_back<'d>(parts: &[&[Named<'d>]], count: usize) -> Vec<Named<'d>> {
+    let mut tails: Vec<usize> = parts.iter().map(|part| part.len()).collect();
+    let mut merged = Vec::with_capacity(count);
+    while merged.len() < count {
+        let next = (0..parts.len())
+            .filter_map(|p| {
+                let last = tails[p].checked_sub(1)?;
+                Some((&parts[p][last], p))
+            })
+            .max();
+        let Some((&entry, p)) = next else {
+            break;
+        };
+        merged.push(entry);
+        tails[p] -= 1;
+        if let Some((name, _)) = tails[p].checked_sub(AHEAD + 1).map(|at| parts[p][at]) {
+            crate::symbols::prefetch(name.as_ptr());
+        }
+    }
+    merged.reverse();
+    merged
+}
+
+/// `0..count` ordered by `name` (`strcmp` in the C locale), ties by number: sorted by the
+/// first eight bytes of each name as one number, then each run of equal numbers by the next
+/// eight. C++ names share long prefixes (`_ZNSt7__cxx11…`), which a comparison sort compares
+/// again and again.
+fn by_name<'n>(count: usize, name: impl Fn(u32) -> &'n [u8] + Copy) -> Vec<u32> {
+    // A table has fewer than 2^32 symbols: it would take more than 64 GiB.
+    let mut keyed: Vec<(u64, u32)> = (0..count as u32)
+        .map(|i| (eight_bytes(name(i), 0), i))
         .collect();
-    sort_by_eight_bytes(&mut keyed, symbols, 0);
+    sort_by_eight_bytes(&mut keyed, name, 0);
     keyed.into_iter().map(|(_, i)| i).collect()
 }
 
@@ -83,14 +170,16 @@ fn eight_bytes(name: &[u8], depth: usize) -> u64 {
     u64::from_be_bytes(bytes)
 }
 
-/// Sorts `run`, whose names agree before `depth`, by the bytes from `depth` on, ties by index.
-fn sort_by_eight_bytes(run: &mut [(u64, u32)], symbols: &[Symbol<'_>], depth: usize) {
+/// Sorts `run`, whose names agree before `depth`, by the bytes from `depth` on, ties by number.
+fn sort_by_eight_bytes<'n>(
+    run: &mut [(u64, u32)],
+    name: impl Fn(u32) -> &'n [u8] + Copy,
+    depth: usize,
+) {
     if depth >= 256 {
         // Long shared prefixes are rare; compare the rest whole, without deeper recursion.
         run.sort_unstable_by(|&(_, a), &(_, b)| {
-            symbols[a as usize].name[depth..]
-                .cmp(&symbols[b as usize].name[depth..])
-                .then(a.cmp(&b))
+            name(a)[depth..].cmp(&name(b)[depth..]).then(a.cmp(&b))
         });
         return;
     }
@@ -101,9 +190,9 @@ fn sort_by_eight_bytes(run: &mut [(u64, u32)], symbols: &[Symbol<'_>], depth: us
         let end = start + run[start..].iter().take_while(|(k, _)| *k == key).count();
         if end - start > 1 && key & 0xff != 0 {
             for entry in &mut run[start..end] {
-                entry.0 = eight_bytes(symbols[entry.1 as usize].name, depth + 8);
+                entry.0 = eight_bytes(name(entry.1), depth + 8);
             }
-            sort_by_eight_bytes(&mut run[start..end], symbols, depth + 8);
+            sort_by_eight_bytes(&mut run[start..end], name, depth + 8);
         }
         start = end;
     }
@@ -121,4 +210,70 @@ fn stable_sort(
         compare(&symbols[a as usize], &symbols[b as usize]).then(pa.cmp(&pb))
     });
     placed.into_iter().map(|(_, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::symbols::{Table, read_elf_with};
+
+    /// This test program's own symbol table: thousands of Rust names, many sharing long
+    /// prefixes.
+    fn own_table() -> Vec<u8> {
+        std::fs::read(std::env::current_exe().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_table_sorted_in_parts_and_merged_is_the_symbols_sorted() {
+        let data = own_table();
+        let reader = Reader::new(&data, Table::Static, false).unwrap().unwrap();
+        let symbols = read_elf_with(&data, Table::Static, false).unwrap().unwrap();
+        // The symbols read leave out section and file symbols: the order of the table's
+        // entries is held to the symbols' order with those left out.
+        let sorted: Vec<u32> = name_order(&symbols)
+            .into_iter()
+            .map(|i| symbols[i as usize].index)
+            .collect();
+        assert!(sorted.len() > 2000, "{} symbols", sorted.len());
+        for count in [1, 2, 3, 8] {
+            let per = (reader.len() - 1).div_ceil(count);
+            let parts: Vec<Vec<Named<'_>>> = (1..reader.len())
+                .step_by(per)
+                .map(|start| part_by_name(&reader, start..(start + per).min(reader.len())))
+                .collect::<Option<_>>()
+                .unwrap();
+            let parts: Vec<&[Named<'_>]> = parts.iter().map(Vec::as_slice).collect();
+            let entries: usize = parts.iter().map(|p| p.len()).sum();
+            for front in [0, 1, entries / 2, entries / 5 * 3, entries] {
+                let mut merged = merged_front(&parts, front);
+                merged.extend(merged_back(&parts, entries - front));
+                assert_eq!(merged.len(), entries);
+                // What the read keeps, in the merged order, is the sorted symbols.
+                let kept: Vec<u32> = merged
+                    .iter()
+                    .map(|&(_, index)| index)
+                    .filter(|&index| reader.symbol(index as usize).unwrap().is_some())
+                    .collect();
+                assert!(kept == sorted, "{count} parts, {front} in front");
+                for (&(name, index), _) in merged.iter().zip(0..) {
+                    assert_eq!(reader.name(index as usize), Some(name));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn equal_names_keep_the_table_order_across_parts() {
+        let parts: [&[Named<'_>]; 2] = [
+            &[(b"a", 1), (b"same", 2), (b"same", 4)],
+            &[(b"b", 5), (b"same", 6), (b"z", 7)],
+        ];
+        let whole: Vec<u32> = [1, 5, 2, 4, 6, 7].into();
+        for front in 0..=6 {
+            let mut merged = merged_front(&parts, front);
+            merged.extend(merged_back(&parts, 6 - front));
+            let order: Vec<u32> = merged.iter().map(|&(_, i)| i).collect();
+            assert_eq!(order, whole, "{front} in front");
+        }
+    }
 }
