@@ -69,10 +69,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        // nm alone is parsed: the other subcommands' parsers, built for nothing, would be a
-        // good part of a small listing's time.
-        let matches = nm_command().get_matches_from(args.split_off(1));
-        let nm_args = clap::FromArgMatches::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        // nm alone is parsed, its usual command lines without clap: the parsers, built for
+        // nothing, would be a good part of a small listing's time.
+        let nm_args = inspect::quick_nm_args(&args[2..]).unwrap_or_else(|| {
+            let matches = nm_command().get_matches_from(args.split_off(1));
+            clap::FromArgMatches::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+        });
         inspect::nm(nm_args)
     } else {
         run(Cli::parse_from(args))
@@ -137,5 +139,52 @@ mod tests {
             alone.render_usage().to_string(),
             sub.render_usage().to_string()
         );
+    }
+
+    #[test]
+    fn usual_nm_command_lines_parse_as_clap_parses_them() {
+        use std::ffi::OsString;
+        let clap_parse = |args: &[&str]| {
+            let line = std::iter::once("nm").chain(args.iter().copied());
+            let matches = super::nm_command().try_get_matches_from(line).unwrap();
+            let parsed: crate::inspect::NmArgs =
+                clap::FromArgMatches::from_arg_matches(&matches).unwrap();
+            format!("{parsed:?}")
+        };
+        let quick = |args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            crate::inspect::quick_nm_args(&args).map(|parsed| format!("{parsed:?}"))
+        };
+        let flags = "AaCDegrSsuW";
+        let mut lines: Vec<Vec<String>> = vec![vec![], vec!["lib.so".into()]];
+        for (i, a) in flags.chars().enumerate() {
+            lines.push(vec![format!("-{a}"), "f.o".into()]);
+            for b in flags.chars().skip(i) {
+                lines.push(vec![
+                    format!("-{a}"),
+                    format!("-{b}"),
+                    "x".into(),
+                    "y.a".into(),
+                ]);
+                lines.push(vec!["x".into(), format!("-{a}{b}"), format!("-{b}")]);
+            }
+        }
+        lines.push(vec![format!("-{flags}"), "f".into()]);
+        for line in &lines {
+            let line: Vec<&str> = line.iter().map(String::as_str).collect();
+            assert_eq!(quick(&line), Some(clap_parse(&line)), "{line:?}");
+        }
+        // Left to clap: long options, values, rivals, `-`, `--`.
+        for line in [
+            &["--dynamic", "f"][..],
+            &["-C=gnu-v3", "f"],
+            &["-tx", "f"],
+            &["-n", "f"],
+            &["-D", "-"],
+            &["--", "-f"],
+            &["-Dj", "f"],
+        ] {
+            assert_eq!(quick(line), None, "{line:?}");
+        }
     }
 }
