@@ -1,9 +1,14 @@
-//! Work ahead, for one large symbol table, on every core: its names sorted, in parts, and
-//! with `-C` demangled, in pieces, straight from the table (the tasks of round one); then the
-//! sorted parts merged and the symbols read and written in that order, the first half by this
-//! thread straight to the output while another formats the second (round two). No symbol is
-//! read before it is written, and the table is never held whole in memory: on a small VM,
-//! each fresh page costs microseconds.
+//! Work ahead, for one large symbol table, on every core. In nm's default order: its names
+//! sorted in parts straight from the table (round one); then the sorted parts merged and the
+//! symbols read, demangled with `-C`, and written in that order, the first three fifths by
+//! this thread straight to the output while another formats the rest (round two). No symbol
+//! is read before it is written, and the table is never held whole in memory: on a small VM,
+//! each fresh page costs microseconds. Names demangled in sorted order follow one another
+//! closely, and each parse picks up where the last one's parts agree (`nm/itanium.rs`).
+//!
+//! In other orders, with `-C`, the names are demangled ahead, in pieces, in the table's
+//! order, while the calling thread reads and sorts the symbols; each line then takes its
+//! name's spelling by the symbol's index instead of demangling it.
 //!
 //! Sorting and demangling need nothing but the names, which an entry's first field leads to
 //! ([`Reader::name`]). What is kept is exactly what [`Demangler::demangle_name`] makes of each
@@ -61,7 +66,6 @@ pub(super) struct Report<'a> {
     /// The object's header, written before its first line.
     pub header: Vec<u8>,
     pub threads: usize,
-    pub per_piece: usize,
 }
 
 /// Reports `reader`'s table to `out`, in two rounds ([`in_two_rounds`]), the first doing
@@ -79,8 +83,7 @@ pub(super) fn report(
     let entries = reader.len().saturating_sub(1);
     // The second half, formatted by the first of the other threads into a buffer.
     let there = |rank: usize, done: &[&Done<'_>]| -> Option<Vec<u8>> {
-        let (parts, ahead) = Ahead::new(done, report.per_piece);
-        let parts = parts.filter(|_| rank == 1)?;
+        let parts = sorted_parts(done).filter(|_| rank == 1)?;
         let back = merged_back(&parts, entries - front_share(entries));
         // Room for every line at once (a demangled name is rarely three times the mangled
         // one's length): a buffer that grows copies itself and faults pages in.
@@ -91,12 +94,11 @@ pub(super) fn report(
             .sum::<usize>();
         let mut buffer = Vec::with_capacity(guess * 3 / 2 + back.len() * 40);
         // Writing into a vector cannot fail.
-        let _ = write(&mut buffer, &mut Vec::new(), reader, &back, &ahead, report);
+        let _ = write(&mut buffer, &mut Vec::new(), reader, &back, report);
         Some(buffer)
     };
     let here = |done: &[&Done<'_>], others: usize| -> io::Result<bool> {
-        let (parts, ahead) = Ahead::new(done, report.per_piece);
-        let Some(parts) = parts else {
+        let Some(parts) = sorted_parts(done) else {
             return Ok(false);
         };
         out.write_all(&report.header)?;
@@ -105,7 +107,7 @@ pub(super) fn report(
             _ => front_share(entries),
         };
         let front = merged_front(&parts, front);
-        write(out, line, reader, &front, &ahead, report)?;
+        write(out, line, reader, &front, report)?;
         Ok(true)
     };
     let (written, buffers) = in_two_rounds(
@@ -137,7 +139,6 @@ fn write<'d>(
     line: &mut Vec<u8>,
     reader: &Reader<'d>,
     entries: &[Named<'d>],
-    ahead: &Ahead<'_>,
     report: &Report<'_>,
 ) -> io::Result<()> {
     let o = report.options;
@@ -152,10 +153,7 @@ fn write<'d>(
             }
             // Every entry was read when the table was sorted.
             let symbol = reader.symbol_named(index as usize, name).ok().flatten()?;
-            (o.keeps(&symbol) && o.keeps_sized(&symbol)).then(|| {
-                let spelled = ahead.spelled(symbol.index);
-                (symbol, spelled)
-            })
+            (o.keeps(&symbol) && o.keeps_sized(&symbol)).then_some((symbol, None))
         });
     report.lines.write(out, line, symbols, None)
 }
@@ -166,6 +164,11 @@ fn write<'d>(
 pub(super) fn allowed(o: &Options, format: Format) -> bool {
     let by_name = !(o.no_sort || o.numeric_sort || o.reverse_sort || o.size_sort);
     by_name && !o.debug_syms && !o.synthetic && !o.line_numbers && format != Format::Json
+}
+
+/// The parts sorted in round one, in order; `None` when one could not be.
+fn sorted_parts<'a, 'd>(done: &[&'a Done<'d>]) -> Option<Vec<&'a [Named<'d>]>> {
+    Ahead::new(done, 0).0
 }
 
 /// The spellings of one symbol table's names, in pieces demangled apart.
