@@ -1,7 +1,8 @@
 //! Work ahead, for one large symbol table, on every core. In nm's default order: its names
 //! sorted in parts straight from the table (round one); then the sorted parts merged and the
-//! symbols read, demangled with `-C`, and written in that order, the first three fifths by
-//! this thread straight to the output while another formats the rest (round two). No symbol
+//! symbols read, demangled with `-C`, and written in that order: this thread from the first
+//! line on, straight to the output, while another formats from the last line back, a chunk
+//! at a time, until the two meet (round two; [`Ends`]). No symbol
 //! is read before it is written, and the table is never held whole in memory: on a small VM,
 //! each fresh page costs microseconds. Names demangled in sorted order follow one another
 //! closely, and each parse picks up where the last one's parts agree (`nm/itanium.rs`).
@@ -16,11 +17,12 @@
 //! [`super::sort::sorted_order`] gives the symbols read.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::demangle::{Demangler, may_demangle};
 use super::line::Spelled;
 use super::parallel::in_two_rounds;
-use super::sort::{AHEAD, Named, merged_back, merged_front, part_by_name};
+use super::sort::{AHEAD, BackMerge, FrontMerge, Named, part_by_name};
 use super::{Format, Lines, Options};
 use crate::symbols::Reader;
 
@@ -80,37 +82,44 @@ pub(super) fn report(
     demangler: Demangler<'_>,
     report: &Report<'_>,
 ) -> io::Result<bool> {
-    let entries = reader.len().saturating_sub(1);
-    // The second half, formatted by the first of the other threads into a buffer.
-    let there = |rank: usize, done: &[&Done<'_>]| -> Option<Vec<u8>> {
+    let ends = Ends::new(reader.len().saturating_sub(1));
+    // The lines from the last back, a chunk at a time, formatted by the first of the other
+    // threads, each chunk into a buffer of its own.
+    let there = |rank: usize, done: &[&Done<'_>]| -> Option<Vec<Vec<u8>>> {
         let parts = sorted_parts(done).filter(|_| rank == 1)?;
-        let back = merged_back(&parts, entries - front_share(entries));
-        // Room for every line at once (a demangled name is rarely three times the mangled
-        // one's length): a buffer that grows copies itself and faults pages in.
-        let guess = parts
-            .iter()
-            .flat_map(|p| p.iter())
-            .map(|(name, _)| name.len())
-            .sum::<usize>();
-        let mut buffer = Vec::with_capacity(guess * 3 / 2 + back.len() * 40);
-        // Writing into a vector cannot fail.
-        let _ = write(&mut buffer, &mut Vec::new(), reader, &back, report);
-        Some(buffer)
+        let mut merged = BackMerge::new(&parts);
+        let (mut chunks, mut chunk, mut line) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(count) = ends.take_back() {
+            chunk.clear();
+            chunk.extend(merged.by_ref().take(count));
+            chunk.reverse();
+            // Room for every line at once (a demangled name is rarely twice the mangled one's
+            // length): a buffer that grows copies itself and faults pages in.
+            let names: usize = chunk.iter().map(|(name, _)| name.len()).sum();
+            let mut buffer = Vec::with_capacity(2 * names + 48 * chunk.len());
+            // Writing into a vector cannot fail.
+            let _ = write(&mut buffer, &mut line, reader, &chunk, report);
+            chunks.push(buffer);
+        }
+        Some(chunks)
     };
-    let here = |done: &[&Done<'_>], others: usize| -> io::Result<bool> {
+    // The lines from the first on, straight to the output, until the two meet.
+    let here = |done: &[&Done<'_>], _others: usize| -> io::Result<bool> {
         let Some(parts) = sorted_parts(done) else {
+            ends.give_up();
             return Ok(false);
         };
         out.write_all(&report.header)?;
-        let front = match others {
-            0 => entries,
-            _ => front_share(entries),
-        };
-        let front = merged_front(&parts, front);
-        write(out, line, reader, &front, report)?;
+        let mut merged = FrontMerge::new(&parts);
+        let mut chunk = Vec::new();
+        while let Some(count) = ends.take_front() {
+            chunk.clear();
+            chunk.extend(merged.by_ref().take(count));
+            write(out, line, reader, &chunk, report)?;
+        }
         Ok(true)
     };
-    let (written, buffers) = in_two_rounds(
+    let (written, chunks) = in_two_rounds(
         report.threads,
         tasks,
         |task| run(reader, task, demangler),
@@ -118,7 +127,8 @@ pub(super) fn report(
         here,
     );
     if written? {
-        for buffer in buffers.into_iter().flatten() {
+        // Taken from the end back: written the other way round.
+        for buffer in chunks.into_iter().flatten().flatten().rev() {
             out.write_all(&buffer)?;
         }
         return Ok(true);
@@ -126,11 +136,58 @@ pub(super) fn report(
     Ok(false)
 }
 
-/// How many of `entries` lines this thread writes when another formats the rest: three in
-/// five, since this thread writes its lines straight out, while the other formats into fresh
-/// memory, which takes page faults (measured on two CPUs: 0.15 against 0.25 µs a line).
-fn front_share(entries: usize) -> usize {
-    entries / 5 * 3
+/// How many lines a thread takes at a time from its end of the table.
+const CHUNK: usize = 256;
+
+/// The lines of a table not yet taken, `front..back`: this thread takes them from the front,
+/// another from the back, [`CHUNK`] at a time, until the two meet. Neither waits for the
+/// other, and a thread held up (by the machine, or by slower lines) simply takes fewer.
+struct Ends(AtomicU64);
+
+impl Ends {
+    fn new(lines: usize) -> Self {
+        // A table has fewer than 2^32 symbols: it would take more than 64 GiB.
+        Ends(AtomicU64::new(lines as u64 & u64::from(u32::MAX)))
+    }
+
+    /// Takes up to [`CHUNK`] lines from the front: how many, `None` when none is left.
+    fn take_front(&self) -> Option<usize> {
+        self.take(|front, back| {
+            let count = (back - front).min(CHUNK as u64);
+            (((front + count) << 32) | back, count)
+        })
+    }
+
+    /// Takes up to [`CHUNK`] lines from the back.
+    fn take_back(&self) -> Option<usize> {
+        self.take(|front, back| {
+            let count = (back - front).min(CHUNK as u64);
+            ((front << 32) | (back - count), count)
+        })
+    }
+
+    /// Leaves nothing to take.
+    fn give_up(&self) {
+        self.0.store(0, Ordering::Release);
+    }
+
+    fn take(&self, step: impl Fn(u64, u64) -> (u64, u64)) -> Option<usize> {
+        let mut now = self.0.load(Ordering::Acquire);
+        loop {
+            let (front, back) = (now >> 32, now & u64::from(u32::MAX));
+            if front >= back {
+                return None;
+            }
+            let (next, count) = step(front, back);
+            match self
+                .0
+                .compare_exchange_weak(now, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(count as usize),
+                Err(seen) => now = seen,
+            }
+        }
+    }
 }
 
 /// Reads and writes the symbols `entries` of `reader`'s table, those the options keep.
@@ -274,5 +331,27 @@ impl<'a> Ahead<'a> {
             _ => piece.ends[at - 1] & !PLAIN,
         };
         piece.text.get(start as usize..end as usize).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_ends_take_every_line_once() {
+        for lines in [0, 1, CHUNK - 1, CHUNK, 10 * CHUNK + 7] {
+            let ends = Ends::new(lines);
+            let (front, back) = std::thread::scope(|scope| {
+                let back = scope.spawn(|| std::iter::from_fn(|| ends.take_back()).sum::<usize>());
+                let front = std::iter::from_fn(|| ends.take_front()).sum::<usize>();
+                (front, back.join().unwrap())
+            });
+            assert_eq!(front + back, lines);
+            assert_eq!(ends.take_front(), None);
+        }
+        let ends = Ends::new(3 * CHUNK);
+        ends.give_up();
+        assert_eq!(ends.take_back(), None);
     }
 }

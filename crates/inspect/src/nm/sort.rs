@@ -100,51 +100,68 @@ pub(super) const AHEAD: usize = 8;
 /// A table entry's name and index.
 pub(super) type Named<'d> = (&'d [u8], u32);
 
-/// The first `count` entries of the sorted `parts` together, in order (by name, ties by
-/// index: the parts' entries are all different).
-pub(super) fn merged_front<'d>(parts: &[&[Named<'d>]], count: usize) -> Vec<Named<'d>> {
-    let mut heads = vec![0; parts.len()];
-    let mut merged = Vec::with_capacity(count);
-    while merged.len() < count {
-        let next = (0..parts.len())
+/// The sorted `parts` merged, from the first entry on (by name, ties by index: the parts'
+/// entries are all different).
+pub(super) struct FrontMerge<'p, 'd> {
+    parts: &'p [&'p [Named<'d>]],
+    heads: Vec<usize>,
+}
+
+impl<'p, 'd> FrontMerge<'p, 'd> {
+    pub(super) fn new(parts: &'p [&'p [Named<'d>]]) -> Self {
+        FrontMerge {
+            parts,
+            heads: vec![0; parts.len()],
+        }
+    }
+}
+
+impl<'d> Iterator for FrontMerge<'_, 'd> {
+    type Item = Named<'d>;
+
+    fn next(&mut self) -> Option<Named<'d>> {
+        let (parts, heads) = (self.parts, &mut self.heads);
+        let (&entry, p) = (0..parts.len())
             .filter_map(|p| parts[p].get(heads[p]).map(|entry| (entry, p)))
-            .min();
-        let Some((&entry, p)) = next else {
-            break;
-        };
-        merged.push(entry);
+            .min()?;
         heads[p] += 1;
         // The names are where the sort left them, half of them in another core's cache.
         if let Some((name, _)) = parts[p].get(heads[p] + AHEAD) {
             crate::symbols::prefetch(name.as_ptr());
         }
+        Some(entry)
     }
-    merged
 }
 
-/// The last `count` entries of the sorted `parts` together, in order: what [`merged_front`]
-/// leaves of them when it takes the rest.
-pub(super) fn merged_back<'d>(parts: &[&[Named<'d>]], count: usize) -> Vec<Named<'d>> {
-    let mut tails: Vec<usize> = parts.iter().map(|part| part.len()).collect();
-    let mut merged = Vec::with_capacity(count);
-    while merged.len() < count {
-        let next = (0..parts.len())
-            .filter_map(|p| {
-                let last = tails[p].checked_sub(1)?;
-                Some((&parts[p][last], p))
-            })
-            .max();
-        let Some((&entry, p)) = next else {
-            break;
-        };
-        merged.push(entry);
+/// The sorted `parts` merged, from the last entry back.
+pub(super) struct BackMerge<'p, 'd> {
+    parts: &'p [&'p [Named<'d>]],
+    tails: Vec<usize>,
+}
+
+impl<'p, 'd> BackMerge<'p, 'd> {
+    pub(super) fn new(parts: &'p [&'p [Named<'d>]]) -> Self {
+        BackMerge {
+            parts,
+            tails: parts.iter().map(|part| part.len()).collect(),
+        }
+    }
+}
+
+impl<'d> Iterator for BackMerge<'_, 'd> {
+    type Item = Named<'d>;
+
+    fn next(&mut self) -> Option<Named<'d>> {
+        let (parts, tails) = (self.parts, &mut self.tails);
+        let (&entry, p) = (0..parts.len())
+            .filter_map(|p| Some((&parts[p][tails[p].checked_sub(1)?], p)))
+            .max()?;
         tails[p] -= 1;
         if let Some((name, _)) = tails[p].checked_sub(AHEAD + 1).map(|at| parts[p][at]) {
             crate::symbols::prefetch(name.as_ptr());
         }
+        Some(entry)
     }
-    merged.reverse();
-    merged
 }
 
 /// `0..count` ordered by `name` (`strcmp` in the C locale), ties by number: sorted by the
@@ -245,8 +262,11 @@ mod tests {
             let parts: Vec<&[Named<'_>]> = parts.iter().map(Vec::as_slice).collect();
             let entries: usize = parts.iter().map(|p| p.len()).sum();
             for front in [0, 1, entries / 2, entries / 5 * 3, entries] {
-                let mut merged = merged_front(&parts, front);
-                merged.extend(merged_back(&parts, entries - front));
+                let mut merged: Vec<Named<'_>> = FrontMerge::new(&parts).take(front).collect();
+                let mut back: Vec<Named<'_>> =
+                    BackMerge::new(&parts).take(entries - front).collect();
+                back.reverse();
+                merged.extend(back);
                 assert_eq!(merged.len(), entries);
                 // What the read keeps, in the merged order, is the sorted symbols.
                 let kept: Vec<u32> = merged
@@ -270,8 +290,10 @@ mod tests {
         ];
         let whole: Vec<u32> = [1, 5, 2, 4, 6, 7].into();
         for front in 0..=6 {
-            let mut merged = merged_front(&parts, front);
-            merged.extend(merged_back(&parts, 6 - front));
+            let mut merged: Vec<Named<'_>> = FrontMerge::new(&parts).take(front).collect();
+            let mut back: Vec<Named<'_>> = BackMerge::new(&parts).take(6 - front).collect();
+            back.reverse();
+            merged.extend(back);
             let order: Vec<u32> = merged.iter().map(|&(_, i)| i).collect();
             assert_eq!(order, whole, "{front} in front");
         }
