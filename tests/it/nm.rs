@@ -972,21 +972,23 @@ fn nm_speed_prints_both_times_and_the_ratio() {
     assert!(stderr.contains("junk.o"), "{stderr}");
 }
 
+/// A file of the system's C++ compiler (`libstdc++.so.6`, `libstdc++.a`), where g++ finds it.
+fn gcc_file(name: &str) -> PathBuf {
+    let out = polylink_tests::tool("g++")
+        .arg(format!("-print-file-name={name}"))
+        .assert()
+        .get_output()
+        .clone();
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    path.canonicalize().unwrap_or(path)
+}
+
 /// The system's C++ library, static and shared: thousands of C++ names (thunks, VTTs,
 /// construction vtables, `std::istream` abbreviations, unified constructors) demangled as
 /// `nm -C` prints them, because they are libiberty's, asked of c++filt.
 #[test]
 fn cpp_names_are_demangled_as_nm_prints_them_in_the_system_cpp_library() {
-    let file_name = |name: &str| {
-        let out = polylink_tests::tool("g++")
-            .arg(format!("-print-file-name={name}"))
-            .assert()
-            .get_output()
-            .clone();
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        path.canonicalize().unwrap_or(path)
-    };
-    let (archive, shared) = (file_name("libstdc++.a"), file_name("libstdc++.so"));
+    let (archive, shared) = (gcc_file("libstdc++.a"), gcc_file("libstdc++.so"));
     assert!(
         archive.is_file() && shared.is_file(),
         "{archive:?} {shared:?}"
@@ -1051,12 +1053,7 @@ fn without_cpp_filt_cpp_names_fall_back_with_a_warning() {
         .stderr("");
 
     // The system's C++ library has 6 000 C++ names and none of those constructs.
-    let out = polylink_tests::tool("g++")
-        .arg("-print-file-name=libstdc++.so.6")
-        .assert()
-        .get_output()
-        .clone();
-    let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let cpp = gcc_file("libstdc++.so.6");
     let output = polylink()
         .env("PATH", empty.path())
         .args(["nm", "-D", "-C"])
@@ -1085,12 +1082,7 @@ fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
     // thread and half by another; other orders read the symbols first; on one CPU, none of
     // that happens.
     let program = std::env::current_exe().unwrap();
-    let out = polylink_tests::tool("g++")
-        .arg("-print-file-name=libstdc++.so.6")
-        .assert()
-        .get_output()
-        .clone();
-    let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let cpp = gcc_file("libstdc++.so.6");
     let cases: [(&[&str], &PathBuf); 12] = [
         (&[], &program),
         (&["-g", "-S", "-t", "d"], &program),
@@ -1115,12 +1107,7 @@ fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
             file.display(),
             first_difference(&ours, &theirs)
         );
-        let one_cpu = polylink_tests::tool("taskset")
-            .args(["-c", "0"])
-            .arg(polylink_tests::polylink_bin())
-            .arg("nm")
-            .args(args)
-            .arg(file)
+        let one_cpu = nm_on(true, args, file)
             .assert()
             .success()
             .get_output()
@@ -1134,17 +1121,29 @@ fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
     }
 }
 
+/// `polylink nm ARGS FILE`, on the first CPU alone when asked (where nm does nothing on
+/// other cores).
+fn nm_on(one_cpu: bool, args: &[&str], file: &Path) -> assert_cmd::Command {
+    let mut command = match one_cpu {
+        true => {
+            let mut taskset = polylink_tests::tool("taskset");
+            taskset
+                .args(["-c", "0"])
+                .arg(polylink_tests::polylink_bin());
+            taskset
+        }
+        false => polylink(),
+    };
+    command.arg("nm").args(args).arg(file);
+    command
+}
+
 #[test]
 fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
     // libstdc++'s dynamic table with one name pointing past its string table: the sort in
     // parts finds it, and the file is then reported as the plain read reports it, with
     // nothing on stdout.
-    let out = polylink_tests::tool("g++")
-        .arg("-print-file-name=libstdc++.so.6")
-        .assert()
-        .get_output()
-        .clone();
-    let cpp = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let cpp = gcc_file("libstdc++.so.6");
     let mut data = std::fs::read(&cpp).unwrap();
     let elf = goblin::elf::Elf::parse(&data).unwrap();
     let dynsym = elf
@@ -1163,9 +1162,7 @@ fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("libbad.so");
     std::fs::write(&bad, &data).unwrap();
-    let everywhere = polylink_tests::polylink()
-        .args(["nm", "-D"])
-        .arg(&bad)
+    let everywhere = nm_on(false, &["-D"], &bad)
         .assert()
         .code(1)
         .get_output()
@@ -1176,11 +1173,7 @@ fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
         said.contains("libbad.so") && said.contains("name offset"),
         "{said}"
     );
-    let one_cpu = polylink_tests::tool("taskset")
-        .args(["-c", "0"])
-        .arg(polylink_tests::polylink_bin())
-        .args(["nm", "-D"])
-        .arg(&bad)
+    let one_cpu = nm_on(true, &["-D"], &bad)
         .assert()
         .code(1)
         .get_output()
