@@ -1080,11 +1080,26 @@ fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
     // This test program: a large static table of Rust names and libstdc++'s C++ names. Each
     // large table is sorted in parts (and demangled) on every CPU, then listed half by one
     // thread and half by another; other orders read the symbols first; on one CPU, none of
-    // that happens.
+    // that happens. And a 32-bit object of 3 000 symbols, in the order `as` wrote them.
     let program = std::env::current_exe().unwrap();
     let cpp = gcc_file("libstdc++.so.6");
-    let cases: [(&[&str], &PathBuf); 12] = [
+    let dir = tempfile::tempdir().unwrap();
+    let mut source = String::from(".text\n");
+    let mut lcg = Lcg(7);
+    for i in 0..3000 {
+        let name = format!("f{}_{i}", lcg.below(100_000));
+        if i % 2 == 0 {
+            source += &format!(".globl {name}\n");
+        }
+        source += &format!("{name}:\n  call u{}\n", lcg.below(300));
+    }
+    std::fs::write(dir.path().join("big32.s"), source).unwrap();
+    run_in(dir.path(), "as", &["--32", "big32.s", "-o", "big32.o"]);
+    let elf32 = dir.path().join("big32.o");
+    let cases: [(&[&str], &PathBuf); 14] = [
         (&[], &program),
+        (&[], &elf32),
+        (&["-S", "-A", "-P"], &elf32),
         (&["-g", "-S", "-t", "d"], &program),
         (&["-D"], &cpp),
         (&["-D", "-A", "--defined-only"], &cpp),
@@ -1100,7 +1115,9 @@ fn tables_sorted_and_demangled_ahead_are_listed_as_gnu_nm_lists_them() {
     for (args, file) in cases {
         let files = std::slice::from_ref(file);
         let (ours, theirs) = (our_nm(args, files), gnu_nm(args, files));
-        assert!(ours.len() > 100_000, "{args:?}: {} bytes", ours.len());
+        // From tables large enough to be listed on every CPU (2 048 symbols and more).
+        let lines = ours.iter().filter(|&&b| b == b'\n').count();
+        assert!(lines > 2000, "{args:?}: {lines} lines");
         assert!(
             ours == theirs,
             "{args:?} {}: {}",
