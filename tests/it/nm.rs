@@ -1198,3 +1198,24 @@ fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
     assert_eq!(one_cpu.stdout, everywhere.stdout);
     assert_eq!(one_cpu.stderr, everywhere.stderr);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_nm_without_a_word() {
+    // `polylink nm -C THIS-TEST-PROGRAM | head -1`: GNU nm dies of SIGPIPE, silently. The
+    // listing (megabytes) is more than the pipe holds, so nm is still writing when the reader
+    // goes, however late that is.
+    let mut child = polylink_tests::start(
+        polylink_tests::process(polylink_tests::polylink_bin())
+            .args(["nm", "-C"])
+            .arg(std::env::current_exe().unwrap())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let mut first = [0; 64];
+    let stdout = child.stdout.as_mut().unwrap();
+    std::io::Read::read_exact(stdout, &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(141), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+}

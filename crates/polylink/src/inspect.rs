@@ -314,8 +314,15 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
     let stdout = std::io::stdout().lock();
     roomy_pipe(&stdout);
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    let outcome = nm::run(&mut out, &files, &options, &Host)?;
-    out.flush()?;
+    let listed = nm::run(&mut out, &files, &options, &Host)
+        .and_then(|outcome| out.flush().map(|()| outcome));
+    let outcome = match listed {
+        Ok(outcome) => outcome,
+        // The reader has gone (`polylink nm … | head`): GNU nm dies of SIGPIPE without a
+        // word, and so does this, as far as an exit status says (128 + SIGPIPE).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(141)),
+        Err(e) => return Err(e.into()),
+    };
     drop(out);
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");

@@ -115,7 +115,11 @@ pub(super) fn report(
         while let Some(count) = ends.take_front() {
             chunk.clear();
             chunk.extend(merged.by_ref().take(count));
-            write(out, line, reader, &chunk, report)?;
+            if let Err(fault) = write(out, line, reader, &chunk, report) {
+                // Nothing more will be written: the other thread stops too.
+                ends.give_up();
+                return Err(fault);
+            }
         }
         Ok(true)
     };
