@@ -329,86 +329,7 @@ fn report(
         }
     };
     let Some(units) = units else {
-        let data = input.data();
-        let synthetic = synthetic_of(data, printer.options);
-        let ends: Vec<(u32, u64)> = synthetic.iter().map(|s| (s.shndx, s.section_end)).collect();
-        let o = printer.options;
-        let read = || {
-            symbols::read_elf_with(data, table, o.debug_syms).map(|s| with_synthetic(s, &synthetic))
-        };
-        let digits = symbols::address_digits(data);
-        let work = printer.ahead_work(data);
-        let per_piece = work.as_ref().map_or(0, |work| work.per_piece);
-        let mut done = Vec::new();
-        let (symbols, order) = match work {
-            // A large table sorted (and with -C demangled) on every core, then written.
-            Some(work) if work.sorts => {
-                let prefix = printer.prefix(&file, None);
-                let report = ahead::Report {
-                    lines: printer.lines(&prefix, digits, None),
-                    options: o,
-                    header: printer.header(&file, None, digits),
-                    threads: threads(),
-                };
-                let demangler = Demangler { asked: printer.cpp };
-                if ahead::report(
-                    printer.out,
-                    &mut printer.line,
-                    &work.reader,
-                    work.tasks,
-                    demangler,
-                    &report,
-                )? {
-                    return Ok(());
-                }
-                // An entry that does not read: the fault as the read finds it.
-                (read(), None)
-            }
-            // With -C but another order, a large table's names are demangled on the other
-            // cores while this thread reads and sorts the symbols.
-            Some(work) => {
-                let demangler = Demangler { asked: printer.cpp };
-                let reader = &work.reader;
-                let (symbols, finished) = in_parallel_after(
-                    threads(),
-                    work.tasks,
-                    |task| ahead::run(reader, task, demangler),
-                    || match read() {
-                        Ok(Some(mut symbols)) => {
-                            keep(&mut symbols, o, &ends);
-                            let order = sorted_order(&symbols, o);
-                            (Ok(Some(symbols)), Some(order))
-                        }
-                        other => (other, None),
-                    },
-                );
-                done = finished;
-                symbols
-            }
-            None => (read(), None),
-        };
-        let done: Vec<&ahead::Done<'_>> = done.iter().collect();
-        let (_, ahead) = Ahead::new(&done, per_piece);
-        match symbols {
-            Ok(symbols) => {
-                let object = Object {
-                    file: &file,
-                    member: None,
-                    digits,
-                    data,
-                    synthetic_ends: ends,
-                    kept_in_order: order,
-                    ahead: Some(&ahead),
-                };
-                printer.object(object, symbols, &mut outcome.no_symbols)?
-            }
-            Err(fault) => outcome.problems.push(Problem {
-                file: input.path.clone(),
-                member: None,
-                fault,
-            }),
-        }
-        return Ok(());
+        return report_object(printer, input, &file, outcome);
     };
     let index = match printer.options.print_armap {
         true => symbols::archive_index(input).unwrap_or_default(),
@@ -446,6 +367,96 @@ fn report(
         outcome.problems.append(&mut found.problems);
         outcome.no_symbols.append(&mut found.no_symbols);
         outcome.unrecognized.append(&mut found.unrecognized);
+    }
+    Ok(())
+}
+
+/// One file that is an object (not an archive): read, sorted and written, a large table on
+/// every core ([`ahead`]).
+fn report_object(
+    printer: &mut Printer<'_, impl Write>,
+    input: &Input,
+    file: &str,
+    outcome: &mut Outcome,
+) -> io::Result<()> {
+    let table = printer.options.table();
+    let data = input.data();
+    let synthetic = synthetic_of(data, printer.options);
+    let ends: Vec<(u32, u64)> = synthetic.iter().map(|s| (s.shndx, s.section_end)).collect();
+    let o = printer.options;
+    let read =
+        || symbols::read_elf_with(data, table, o.debug_syms).map(|s| with_synthetic(s, &synthetic));
+    let digits = symbols::address_digits(data);
+    let work = printer.ahead_work(data);
+    let per_piece = work.as_ref().map_or(0, |work| work.per_piece);
+    let mut done = Vec::new();
+    let (symbols, order) = match work {
+        // A large table sorted on every core, then read, demangled and written.
+        Some(work) if work.sorts => {
+            let prefix = printer.prefix(file, None);
+            let report = ahead::Report {
+                lines: printer.lines(&prefix, digits, None),
+                options: o,
+                header: printer.header(file, None, digits),
+                threads: threads(),
+            };
+            let demangler = Demangler { asked: printer.cpp };
+            if ahead::report(
+                printer.out,
+                &mut printer.line,
+                &work.reader,
+                work.tasks,
+                demangler,
+                &report,
+            )? {
+                return Ok(());
+            }
+            // An entry that does not read: the fault as the read finds it.
+            (read(), None)
+        }
+        // With -C but another order, a large table's names are demangled on the other
+        // cores while this thread reads and sorts the symbols.
+        Some(work) => {
+            let demangler = Demangler { asked: printer.cpp };
+            let reader = &work.reader;
+            let (symbols, finished) = in_parallel_after(
+                threads(),
+                work.tasks,
+                |task| ahead::run(reader, task, demangler),
+                || match read() {
+                    Ok(Some(mut symbols)) => {
+                        keep(&mut symbols, o, &ends);
+                        let order = sorted_order(&symbols, o);
+                        (Ok(Some(symbols)), Some(order))
+                    }
+                    other => (other, None),
+                },
+            );
+            done = finished;
+            symbols
+        }
+        None => (read(), None),
+    };
+    let done: Vec<&ahead::Done<'_>> = done.iter().collect();
+    let (_, ahead) = Ahead::new(&done, per_piece);
+    match symbols {
+        Ok(symbols) => {
+            let object = Object {
+                file,
+                member: None,
+                digits,
+                data,
+                synthetic_ends: ends,
+                kept_in_order: order,
+                ahead: Some(&ahead),
+            };
+            printer.object(object, symbols, &mut outcome.no_symbols)?
+        }
+        Err(fault) => outcome.problems.push(Problem {
+            file: input.path.clone(),
+            member: None,
+            fault,
+        }),
     }
     Ok(())
 }
