@@ -2,7 +2,7 @@
 //! results in order; each worker started on a CPU of its own.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -97,8 +97,10 @@ pub(super) fn in_two_rounds<T: Send, R: Send + Sync, S: Send, M>(
         round_one().map(|results| here(&results, others))
     };
     // A thread that has finished is let go rather than joined: the wake-up from a join can
-    // take as long as a tenth of a small run on a VM.
-    let all_released = wait_until(|| released.load(Ordering::Acquire) == others, &abandoned);
+    // take as long as a tenth of a small run on a VM. One that never started is cancelled.
+    let mut crew = crew;
+    let working = crew.cancel_waiting();
+    let all_released = wait_until(|| released.load(Ordering::Acquire) == working, &abandoned);
     match (mine, all_released) {
         (Some(mine), Some(())) => {
             crew.let_go();
@@ -178,35 +180,65 @@ impl<T> Queue<T> {
     }
 }
 
-/// Threads started by [`start`]; dropping it joins them.
+/// Threads started by [`start`]; dropping it joins them (but for those it cancels first:
+/// [`Crew::cancel_waiting`]).
 struct Crew<'a, X> {
-    workers: Vec<Joined<X>>,
+    /// Each thread's gate ([`WAITING`], [`RUNNING`] or [`CANCELLED`]) and handle.
+    workers: Vec<(Arc<AtomicU8>, Joined<Option<X>>)>,
     /// What the threads borrow.
     borrows: PhantomData<&'a ()>,
 }
 
+/// A thread's gate: not yet at work, at work (and touching what it borrows), or cancelled
+/// before it was (it then returns at once).
+const WAITING: u8 = 0;
+const RUNNING: u8 = 1;
+const CANCELLED: u8 = 2;
+
 impl<X> Crew<'_, X> {
+    /// Cancels the threads that have not started on their work, and lets them go unjoined:
+    /// they will touch nothing they borrow. On a VM, a new thread's CPU can take milliseconds
+    /// to wake; by then this thread may have done all the work, and would otherwise wait for
+    /// a thread with nothing left to do. Returns how many threads are at work.
+    fn cancel_waiting(&mut self) -> usize {
+        let mut working = 0;
+        for (gate, worker) in &mut self.workers {
+            match gate.compare_exchange(WAITING, CANCELLED, Ordering::AcqRel, Ordering::Acquire) {
+                // A handle dropped unjoined detaches its thread.
+                Ok(_) => drop(worker.0.take()),
+                Err(_) => working += usize::from(worker.0.is_some()),
+            }
+        }
+        working
+    }
+
     /// Lets the threads end on their own, unjoined: only once none touches what it borrows.
-    fn let_go(self) {
-        let mut workers = self.workers;
-        for worker in &mut workers {
-            // A handle dropped unjoined detaches its thread.
+    fn let_go(mut self) {
+        for (_, worker) in &mut self.workers {
             drop(worker.0.take());
         }
     }
 
-    /// Joins every thread, in order, raising again a panic of one.
-    fn join(self) -> Vec<X> {
-        let mut workers = self.workers;
-        workers
+    /// Joins every thread at work, in order (cancelling those that have not started), raising
+    /// again a panic of one.
+    fn join(mut self) -> Vec<X> {
+        self.cancel_waiting();
+        self.workers
             .iter_mut()
-            .filter_map(|worker| worker.0.take())
-            .map(|handle| {
+            .filter_map(|(_, worker)| worker.0.take())
+            .filter_map(|handle| {
                 handle
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
             })
             .collect()
+    }
+}
+
+impl<X> Drop for Crew<'_, X> {
+    fn drop(&mut self) {
+        // The threads at work are joined by their handles' own drop.
+        self.cancel_waiting();
     }
 }
 
@@ -216,7 +248,8 @@ impl<X> Crew<'_, X> {
 /// # Safety
 ///
 /// The crew must not be leaked (`mem::forget`): the threads borrow what `body` borrows for
-/// `'a`, and only dropping or joining the crew ends them.
+/// `'a`, and only dropping or joining the crew ends them (or cancelling those that have not
+/// started, which then touch nothing borrowed).
 unsafe fn start<'a, X: Send + 'a>(
     threads: usize,
     body: &'a (impl Fn(usize) -> X + Sync + 'a),
@@ -225,13 +258,17 @@ unsafe fn start<'a, X: Send + 'a>(
     let mut workers = Vec::with_capacity(threads);
     for k in 1..threads {
         let sent = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(AtomicU8::new(WAITING));
         let worker = {
-            let (placement, sent) = (placement.clone(), sent.clone());
+            let (placement, sent, gate) = (placement.clone(), sent.clone(), gate.clone());
             move || {
                 if let Some(placement) = placement {
                     placement.arrive(&sent);
                 }
-                body(k)
+                // Cancelled before it started: it touches nothing it borrows.
+                gate.compare_exchange(WAITING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+                    .ok()?;
+                Some(body(k))
             }
         };
         // SAFETY: the thread borrows `body` for `'a`, and its `Joined` guard, pushed at once
@@ -246,7 +283,7 @@ unsafe fn start<'a, X: Send + 'a>(
             placement.send(thread, k);
         }
         sent.store(true, Ordering::Release);
-        workers.push(handle);
+        workers.push((gate, handle));
     }
     Crew {
         workers,
@@ -358,16 +395,18 @@ mod tests {
             let squares: Vec<u64> = (0..40).map(|i| i * i).collect();
             assert_eq!(mine.0, squares);
             assert_eq!(mine.1, threads - 1);
+            // Only the threads that started before the work was done take part.
             let sum = squares.iter().sum::<u64>();
             let ranks: Vec<usize> = theirs.iter().map(|&(rank, _)| rank).collect();
-            assert_eq!(ranks, (1..threads).collect::<Vec<_>>());
+            assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+            assert!(ranks.iter().all(|r| (1..threads).contains(r)), "{ranks:?}");
             assert!(theirs.iter().all(|&(_, s)| s == sum));
         }
     }
 
     #[test]
     fn a_panic_in_either_round_is_raised_not_waited_for() {
-        for (in_first, threads) in [(true, 2), (false, 2), (true, 3)] {
+        for (in_first, threads) in [(true, 2), (false, 2), (true, 3), (false, 3)] {
             let caught = std::panic::catch_unwind(|| {
                 in_two_rounds(
                     threads,
@@ -376,6 +415,8 @@ mod tests {
                         if in_first && i == 7 {
                             panic!("item {i}");
                         }
+                        // Long enough for the other threads to start and take part.
+                        std::thread::sleep(std::time::Duration::from_millis(40));
                         i
                     },
                     |rank, _: &[&u32]| {
