@@ -11,7 +11,6 @@
 //! A file or member that cannot be read is reported on stderr with the file, the member and
 //! the fault, and the other files are still reported; the exit code is then 1, as nm's.
 
-use std::borrow::Borrow;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -31,9 +30,7 @@ use crate::System;
 use crate::symbols::{self, Fault, Input, Symbol, Table, Unit};
 use ahead::Ahead;
 use demangle::{CppNames, Demangler};
-use line::{
-    Spelled, bsd_before_name, bsd_line, convert_unicode, display_name, posix_line, sysv_line,
-};
+use line::{Lines, convert_unicode, display_name};
 use parallel::{in_parallel, in_parallel_after, threads};
 use sort::sorted_order;
 use source::Sources;
@@ -438,7 +435,7 @@ fn report_object(
         None => (read(), None),
     };
     let done: Vec<&ahead::Done<'_>> = done.iter().collect();
-    let (_, ahead) = Ahead::new(&done, per_piece);
+    let ahead = Ahead::new(&done, per_piece);
     match symbols {
         Ok(symbols) => {
             let object = Object {
@@ -898,102 +895,4 @@ struct AheadWork<'d> {
     per_piece: usize,
     /// The tasks sort the whole table: [`ahead::report`] reports it.
     sorts: bool,
-}
-
-/// How one object's symbols become lines: what [`Printer::object`] hands to each slice.
-struct Lines<'a> {
-    /// `-A`'s file (and member) before every line.
-    prefix: &'a [u8],
-    options: &'a Options,
-    format: Format,
-    /// With -C: how names are demangled; `None` without -C.
-    cpp: Option<Demangler<'a>>,
-    /// Address width.
-    digits: usize,
-    /// With -l: the object's source places.
-    sources: Option<&'a Sources>,
-}
-
-impl Lines<'_> {
-    /// Writes the lines of `symbols`, `line` being the buffer each is built in; notes in `ends`,
-    /// when given, how many bytes have been written after each line.
-    fn write<'s>(
-        &self,
-        out: &mut impl Write,
-        line: &mut Vec<u8>,
-        symbols: impl Iterator<Item = (impl Borrow<Symbol<'s>>, Spelled<'s>)>,
-        mut ends: Option<&mut Vec<usize>>,
-    ) -> io::Result<()> {
-        let o = self.options;
-        let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
-        for (symbol, spelled) in symbols {
-            let s: &Symbol<'s> = symbol.borrow();
-            line.clear();
-            line.extend_from_slice(self.prefix);
-            // A name already spelled, in the BSD format without another --unicode, straight
-            // into the line (as `display_name` would spell it: a version that is not UTF-8
-            // keeps a name from being demangled).
-            let version_text = s.version.is_none_or(|(v, _)| v.is_ascii());
-            if let (Some(_), Some(spelling), Format::Bsd, Unicode::Default, None, true) = (
-                self.cpp,
-                spelled,
-                self.format,
-                o.unicode,
-                self.sources,
-                version_text,
-            ) && s.letter != b'i'
-            {
-                bsd_before_name(line, s, o, self.digits);
-                line.extend_from_slice(spelling.unwrap_or(s.name));
-                if let Some((version, one_at)) = s.version {
-                    line.extend_from_slice(if one_at { b"@" } else { b"@@" });
-                    line.extend_from_slice(version);
-                }
-                line.push(b'\n');
-                out.write_all(line)?;
-                written += line.len();
-                if let Some(ends) = ends.as_deref_mut() {
-                    ends.push(written);
-                }
-                continue;
-            }
-            display_name(&mut name, &mut scratch, s, self.cpp, spelled, o.unicode);
-            let shown = &name;
-            // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
-            // for any other, weak ones included.
-            let letter = match (s.letter, o.ifunc_chars) {
-                (b'i', Some((global, _))) if s.binding == object::elf::STB_GLOBAL.0 => global,
-                (b'i', Some((_, other))) => other.unwrap_or(b'i'),
-                (letter, _) => letter,
-            };
-            let relettered;
-            let s = match letter == s.letter {
-                true => s,
-                false => {
-                    relettered = Symbol { letter, ..*s };
-                    &relettered
-                }
-            };
-            match self.format {
-                Format::Posix => posix_line(line, s, shown, o.radix),
-                Format::JustSymbols => {
-                    line.extend_from_slice(shown);
-                    line.push(b'\n');
-                }
-                Format::Sysv => sysv_line(line, s, shown, o.radix, self.digits),
-                _ => bsd_line(line, s, shown, o, self.digits),
-            }
-            if let Some(sources) = self.sources {
-                line.pop();
-                sources.append(line, s);
-                line.push(b'\n');
-            }
-            out.write_all(line)?;
-            written += line.len();
-            if let Some(ends) = ends.as_deref_mut() {
-                ends.push(written);
-            }
-        }
-        Ok(())
-    }
 }

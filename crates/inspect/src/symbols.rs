@@ -165,12 +165,9 @@ pub fn read_elf_with(
     table: Table,
     debugging: bool,
 ) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
-    match FileKind::parse(data) {
-        Ok(FileKind::Elf64) => read::<elf::FileHeader64<Endianness>>(data, table, debugging),
-        Ok(FileKind::Elf32) => read::<elf::FileHeader32<Endianness>>(data, table, debugging),
-        Ok(kind) => Err(Fault(format!("not an ELF file but {kind:?}"))),
-        Err(_) => Err(Fault("file format not recognized".into())),
-    }
+    Reader::new(data, table, debugging)?
+        .map(|reader| reader.symbols())
+        .transpose()
 }
 
 /// The string table of the symbol table `table` of an ELF file, 32- or 64-bit: every symbol's
@@ -193,78 +190,6 @@ pub fn symbol_strings(data: &[u8], table: Table) -> Option<&[u8]> {
     match FileKind::parse(data) {
         Ok(FileKind::Elf64) => strings::<elf::FileHeader64<Endianness>>(data, table),
         Ok(FileKind::Elf32) => strings::<elf::FileHeader32<Endianness>>(data, table),
-        _ => None,
-    }
-}
-
-/// The names of a symbol table's entries, by index, read without the rest of each entry
-/// (`st_name` comes first in both ELF classes): each name as [`read_elf_with`] reads it.
-#[derive(Clone, Copy, Debug)]
-pub struct SymbolNames<'d> {
-    entries: &'d [u8],
-    entry_size: usize,
-    strings: &'d [u8],
-    big_endian: bool,
-}
-
-impl<'d> SymbolNames<'d> {
-    /// The number of entries, the null symbol included.
-    pub fn len(&self) -> usize {
-        self.entries.len() / self.entry_size
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The name of entry `index`, `None` when it is past the table or its name is not in the
-    /// string table.
-    pub fn name(&self, index: usize) -> Option<&'d [u8]> {
-        let at = index.checked_mul(self.entry_size)?;
-        let field: [u8; 4] = self.entries.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        let offset = match self.big_endian {
-            true => u32::from_be_bytes(field),
-            false => u32::from_le_bytes(field),
-        };
-        let rest = self.strings.get(usize::try_from(offset).ok()?..)?;
-        let nul = memchr::memchr(0, rest)?;
-        Some(&rest[..nul])
-    }
-}
-
-/// The names of the symbol table `table` of an ELF file, 32- or 64-bit; `None` when there is
-/// no such table.
-pub fn symbol_names(data: &[u8], table: Table) -> Option<SymbolNames<'_>> {
-    fn names<Elf: FileHeader<Endian = Endianness>>(
-        data: &[u8],
-        table: Table,
-    ) -> Option<SymbolNames<'_>> {
-        let header = Elf::parse(data).ok()?;
-        let endian = header.endian().ok()?;
-        let sections = header.sections(endian, data).ok()?;
-        let sh_type = match table {
-            Table::Static => SHT_SYMTAB,
-            Table::Dynamic => SHT_DYNSYM,
-        };
-        let symbols = sections
-            .symbols(endian, data, elf::SectionType(sh_type))
-            .ok()?;
-        let entries = sections
-            .section(symbols.section())
-            .ok()?
-            .data(endian, data)
-            .ok()?;
-        let strings = sections.section(symbols.string_section()).ok()?;
-        Some(SymbolNames {
-            entries: &entries[..symbols.len() * size_of::<Elf::Sym>()],
-            entry_size: size_of::<Elf::Sym>(),
-            strings: strings.data(endian, data).ok()?,
-            big_endian: endian == Endianness::Big,
-        })
-    }
-    match FileKind::parse(data) {
-        Ok(FileKind::Elf64) => names::<elf::FileHeader64<Endianness>>(data, table),
-        Ok(FileKind::Elf32) => names::<elf::FileHeader32<Endianness>>(data, table),
         _ => None,
     }
 }
@@ -314,23 +239,6 @@ pub fn dependencies(data: &[u8]) -> Result<Dependencies, Fault> {
     Ok(found)
 }
 
-fn read<Elf: FileHeader<Endian = Endianness>>(
-    data: &[u8],
-    table: Table,
-    debugging: bool,
-) -> Result<Option<Vec<Symbol<'_>>>, Fault> {
-    let Some(reader) = TableReader::<Elf>::new(data, table, debugging)? else {
-        return Ok(None);
-    };
-    let mut out = Vec::with_capacity(reader.len());
-    for index in 1..reader.len() {
-        if let Some(symbol) = reader.symbol(index)? {
-            out.push(symbol);
-        }
-    }
-    Ok(Some(out))
-}
-
 /// A symbol table of an ELF file, read one symbol at a time, in any order: what
 /// [`read_elf_with`] reads, symbol by symbol.
 #[derive(Debug)]
@@ -350,6 +258,15 @@ impl<'d> Reader<'d> {
             Ok(kind) => return Err(Fault(format!("not an ELF file but {kind:?}"))),
             Err(_) => return Err(Fault("file format not recognized".into())),
         })
+    }
+
+    /// Every symbol [`read_elf_with`] reads, in the table's order.
+    pub fn symbols(&self) -> Result<Vec<Symbol<'d>>, Fault> {
+        let mut symbols = Vec::with_capacity(self.len());
+        for index in 1..self.len() {
+            symbols.extend(self.symbol(index)?);
+        }
+        Ok(symbols)
     }
 
     /// The number of entries, the null symbol included.
@@ -417,8 +334,7 @@ pub struct TableReader<'d, Elf: FileHeader<Endian = Endianness>> {
     symbols: object::read::elf::SymbolTable<'d, Elf>,
     letters: Vec<Option<Lettered<'d>>>,
     versions: Option<VersionTable<'d, Elf>>,
-    /// The symbol entries, and the string table their names are in.
-    entries: &'d [Elf::Sym],
+    /// The string table the names are in.
     strings: &'d [u8],
     /// The version index of each entry (`.gnu.version`), when there is one.
     versym: &'d [u8],
@@ -459,7 +375,6 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
         Ok(Some(TableReader {
             endian,
             sections,
-            entries: symbols.symbols(),
             symbols,
             letters,
             versions,
@@ -483,7 +398,7 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
     }
 
     fn prefetch(&self, index: usize) {
-        if let Some(entry) = self.entries.get(index) {
+        if let Some(entry) = self.symbols.symbols().get(index) {
             prefetch((&raw const *entry).cast());
         }
         if let Some(version) = self.versym.get(2 * index) {
@@ -492,7 +407,7 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
     }
 
     fn prefetch_name(&self, index: usize) {
-        if let Some(entry) = self.entries.get(index) {
+        if let Some(entry) = self.symbols.symbols().get(index) {
             let offset = entry.st_name(self.endian) as usize;
             if let Some(name) = self.strings.get(offset) {
                 prefetch(name);

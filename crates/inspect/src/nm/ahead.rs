@@ -20,10 +20,11 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::demangle::{Demangler, may_demangle};
+use super::line::Lines;
 use super::line::Spelled;
 use super::parallel::in_two_rounds;
 use super::sort::{AHEAD, BackMerge, FrontMerge, Named, part_by_name};
-use super::{Format, Lines, Options};
+use super::{Format, Options};
 use crate::symbols::Reader;
 
 /// One task of round one.
@@ -229,7 +230,12 @@ pub(super) fn allowed(o: &Options, format: Format) -> bool {
 
 /// The parts sorted in round one, in order; `None` when one could not be.
 fn sorted_parts<'a, 'd>(done: &[&'a Done<'d>]) -> Option<Vec<&'a [Named<'d>]>> {
-    Ahead::new(done, 0).0
+    done.iter()
+        .filter_map(|done| match done {
+            Done::Sorted(part) => Some(part.as_deref()),
+            Done::Demangled(_) => None,
+        })
+        .collect()
 }
 
 /// The spellings of one symbol table's names, in pieces demangled apart.
@@ -298,26 +304,16 @@ fn demangle(names: &Reader<'_>, mut piece: Demangled, demangler: Demangler<'_>) 
 }
 
 impl<'a> Ahead<'a> {
-    /// The tasks done, in order: the parts sorted (`None` when one could not be), and the
-    /// spellings of the pieces [`pieces`] cut, if they were demangled.
-    pub(super) fn new<'d>(
-        done: &[&'a Done<'d>],
-        per_piece: usize,
-    ) -> (Option<Vec<&'a [Named<'d>]>>, Self) {
-        let mut parts = Some(Vec::new());
-        let mut pieces = Vec::with_capacity(done.len());
-        for done in done {
-            match done {
-                Done::Sorted(Some(part)) => {
-                    if let Some(parts) = &mut parts {
-                        parts.push(&part[..]);
-                    }
-                }
-                Done::Sorted(None) => parts = None,
-                Done::Demangled(piece) => pieces.push(piece),
-            }
-        }
-        (parts, Ahead { pieces, per_piece })
+    /// The spellings of the pieces [`pieces`] cut, from the tasks done, in order.
+    pub(super) fn new(done: &[&'a Done<'_>], per_piece: usize) -> Self {
+        let pieces = done
+            .iter()
+            .filter_map(|done| match done {
+                Done::Demangled(piece) => Some(piece),
+                Done::Sorted(_) => None,
+            })
+            .collect();
+        Ahead { pieces, per_piece }
     }
 
     /// The spelling of symbol `index`'s name: `None` when it is not known (a synthetic

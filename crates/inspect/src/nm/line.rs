@@ -1,8 +1,12 @@
 //! One symbol as one line of nm's output: its name as nm shows it (version, demangling,
 //! `--unicode`), and its value, letter and size in the BSD, POSIX and System V layouts.
 
+use std::borrow::Borrow;
+use std::io::{self, Write};
+
 use super::demangle::Demangler;
-use super::{Options, Radix, Unicode};
+use super::source::Sources;
+use super::{Format, Options, Radix, Unicode};
 use crate::symbols::Symbol;
 
 /// A name's demangled spelling when it is already known: `Some(Some(spelling))`, or
@@ -257,4 +261,102 @@ pub(super) fn posix_line(line: &mut Vec<u8>, s: &Symbol<'_>, name: &[u8], radix:
         }
     }
     line.push(b'\n');
+}
+
+/// How one object's symbols become lines: what `Printer::object` hands to each slice.
+pub(super) struct Lines<'a> {
+    /// `-A`'s file (and member) before every line.
+    pub(super) prefix: &'a [u8],
+    pub(super) options: &'a Options,
+    pub(super) format: Format,
+    /// With -C: how names are demangled; `None` without -C.
+    pub(super) cpp: Option<Demangler<'a>>,
+    /// Address width.
+    pub(super) digits: usize,
+    /// With -l: the object's source places.
+    pub(super) sources: Option<&'a Sources>,
+}
+
+impl Lines<'_> {
+    /// Writes the lines of `symbols`, `line` being the buffer each is built in; notes in `ends`,
+    /// when given, how many bytes have been written after each line.
+    pub(super) fn write<'s>(
+        &self,
+        out: &mut impl Write,
+        line: &mut Vec<u8>,
+        symbols: impl Iterator<Item = (impl Borrow<Symbol<'s>>, Spelled<'s>)>,
+        mut ends: Option<&mut Vec<usize>>,
+    ) -> io::Result<()> {
+        let o = self.options;
+        let (mut name, mut scratch, mut written) = (Vec::new(), Vec::new(), 0);
+        for (symbol, spelled) in symbols {
+            let s: &Symbol<'s> = symbol.borrow();
+            line.clear();
+            line.extend_from_slice(self.prefix);
+            // A name already spelled, in the BSD format without another --unicode, straight
+            // into the line (as `display_name` would spell it: a version that is not UTF-8
+            // keeps a name from being demangled).
+            let version_text = s.version.is_none_or(|(v, _)| v.is_ascii());
+            if let (Some(_), Some(spelling), Format::Bsd, Unicode::Default, None, true) = (
+                self.cpp,
+                spelled,
+                self.format,
+                o.unicode,
+                self.sources,
+                version_text,
+            ) && s.letter != b'i'
+            {
+                bsd_before_name(line, s, o, self.digits);
+                line.extend_from_slice(spelling.unwrap_or(s.name));
+                if let Some((version, one_at)) = s.version {
+                    line.extend_from_slice(if one_at { b"@" } else { b"@@" });
+                    line.extend_from_slice(version);
+                }
+                line.push(b'\n');
+                out.write_all(line)?;
+                written += line.len();
+                if let Some(ends) = ends.as_deref_mut() {
+                    ends.push(written);
+                }
+                continue;
+            }
+            display_name(&mut name, &mut scratch, s, self.cpp, spelled, o.unicode);
+            let shown = &name;
+            // nm.c's `print_symbol`: the first letter for a global ifunc, the second (if any)
+            // for any other, weak ones included.
+            let letter = match (s.letter, o.ifunc_chars) {
+                (b'i', Some((global, _))) if s.binding == object::elf::STB_GLOBAL.0 => global,
+                (b'i', Some((_, other))) => other.unwrap_or(b'i'),
+                (letter, _) => letter,
+            };
+            let relettered;
+            let s = match letter == s.letter {
+                true => s,
+                false => {
+                    relettered = Symbol { letter, ..*s };
+                    &relettered
+                }
+            };
+            match self.format {
+                Format::Posix => posix_line(line, s, shown, o.radix),
+                Format::JustSymbols => {
+                    line.extend_from_slice(shown);
+                    line.push(b'\n');
+                }
+                Format::Sysv => sysv_line(line, s, shown, o.radix, self.digits),
+                _ => bsd_line(line, s, shown, o, self.digits),
+            }
+            if let Some(sources) = self.sources {
+                line.pop();
+                sources.append(line, s);
+                line.push(b'\n');
+            }
+            out.write_all(line)?;
+            written += line.len();
+            if let Some(ends) = ends.as_deref_mut() {
+                ends.push(written);
+            }
+        }
+        Ok(())
+    }
 }

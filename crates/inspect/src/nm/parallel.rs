@@ -90,7 +90,7 @@ pub(super) fn in_two_rounds<T: Send, R: Send + Sync, S: Send, M>(
     // SAFETY: the crew is let go below only once every thread has released what it borrows,
     // and is otherwise joined (or, should this thread unwind, joined when dropped); never
     // leaked.
-    let crew = unsafe { start(threads, &body) };
+    let mut crew = unsafe { start(threads, &body) };
     let others = crew.workers.len();
     let mine = {
         let _mark = Abandon(&abandoned);
@@ -98,7 +98,6 @@ pub(super) fn in_two_rounds<T: Send, R: Send + Sync, S: Send, M>(
     };
     // A thread that has finished is let go rather than joined: the wake-up from a join can
     // take as long as a tenth of a small run on a VM. One that never started is cancelled.
-    let mut crew = crew;
     let working = crew.cancel_waiting();
     let all_released = wait_until(|| released.load(Ordering::Acquire) == working, &abandoned);
     match (mine, all_released) {

@@ -10,7 +10,7 @@ fn cpp_names(paths: &[PathBuf]) -> BTreeSet<Vec<u8>> {
     let mut names = BTreeSet::new();
     let mut take = |data: &[u8]| {
         for table in [Table::Static, Table::Dynamic] {
-            let Some(table) = symbols::symbol_names(data, table) else {
+            let Ok(Some(table)) = symbols::Reader::new(data, table, false) else {
                 continue;
             };
             for index in 0..table.len() {
