@@ -882,10 +882,9 @@ fn busy_rounds(
     undo: &str,
 ) {
     let (mut host, _) = start_program(dir, name, source, |l| l.starts_with("alive"));
-    let pid = host.pid().to_string();
     for round in 0..rounds {
-        live_ok(&pid, patch_args);
-        live_ok(&pid, &["--undo", undo]);
+        live_beside(&mut host, patch_args);
+        live_beside(&mut host, &["--undo", undo]);
         if round % 50 == 0 {
             host.wait_for("alive", Duration::from_secs(10), |l| l.starts_with("alive"));
         }
@@ -898,6 +897,25 @@ fn busy_rounds(
         "{last}: {:#?}",
         host.seen
     );
+}
+
+/// `polylink live-patch --pid PID ARGS…` on the running `host`; when it fails, what the host
+/// printed last (a `BAD` line, or its end) is shown with the command's error.
+fn live_beside(host: &mut Running, args: &[&str]) {
+    let output = polylink()
+        .args(["live-patch", "--pid", &host.pid().to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    if !output.status.success() {
+        let said = String::from_utf8_lossy(&output.stderr).into_owned();
+        let what = format!(
+            "BAD after `live-patch {}` failed with {said}",
+            args.join(" ")
+        );
+        let bad = host.wait_for(&what, Duration::from_secs(2), |l| l.starts_with("BAD"));
+        panic!("live-patch {args:?} failed: {said}; the program printed {bad}");
+    }
 }
 
 /// A program nobody here wrote: libc's `getpid`, in a running python3 that prints
@@ -928,61 +946,15 @@ fn getpid_in_the_libc_of_a_running_python_is_patched_and_undone() {
     python.wait_for("its own pid again", Duration::from_secs(10), |l| l == own);
 }
 
-/// `--via got` swaps the executable's GOT cell for a libc function it calls, with no thread
-/// stopped, and undo puts the old pointer back; a function it does not call through its GOT is
-/// refused.
+/// `--via got` swaps the executable's GOT cell for a libc function it calls, with one thread
+/// held for the store, and undo puts the old pointer back; a function it does not call through
+/// its GOT is refused.
 #[test]
 fn a_got_cell_is_swapped_and_put_back() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("caller.c"),
-        r#"
-#include <stdio.h>
-#include <unistd.h>
-__attribute__((noinline)) long compute(long i) { return i * 2; }
-int main(void) {
-    setvbuf(stdout, NULL, _IOLBF, 0);
-    for (long i = 0;; i++) { printf("pid %d %ld\n", getpid(), compute(i)); usleep(20000); }
-}
-"#,
-    )
-    .unwrap();
-    gcc(dir.path(), &["-O2", "caller.c", "-o", "caller"]);
-    let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
-    let mut host = Running::start(&mut process(dir.path().join("caller")));
+    let (mut host, own) = swap_and_put_back(dir.path(), "caller", &[]);
     let pid = host.pid();
-    let own = format!("pid {pid} ");
-    host.wait_for("its own pid", Duration::from_secs(10), |l| {
-        l.starts_with(&own)
-    });
-    let json = live_ok(
-        pid,
-        &[
-            "--json",
-            "--via",
-            "got",
-            "--function",
-            "getpid",
-            patch.to_str().unwrap(),
-        ],
-    );
-    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(report["via"], "got");
-    assert_eq!(report["thunk"], serde_json::Value::Null);
-    let cell = report["sites"][0].as_u64().unwrap();
-    assert_eq!(cell % 8, 0);
-    assert_eq!(
-        read_code(pid, cell, 8),
-        report["entry"].as_u64().unwrap().to_le_bytes()
-    );
-    host.wait_for("the patched pid", Duration::from_secs(10), |l| {
-        l.starts_with("pid 4242 ")
-    });
-    live_ok(pid, &["--undo", "getpid"]);
-    host.wait_for("its own pid again", Duration::from_secs(10), |l| {
-        l.starts_with(&own)
-    });
-
+    let patch = dir.path().join("getpid.o");
     let refused = polylink()
         .args([
             "live-patch",
@@ -1004,6 +976,108 @@ int main(void) {
     host.wait_for("still running", Duration::from_secs(5), |l| {
         l.starts_with(&own)
     });
+}
+
+/// A program linked with `-z now` and built with `-fno-plt` reads `getpid`'s cell from a `.got`
+/// that is read-only once relocated (RELRO): the swap makes the page writable for its one
+/// store, and it is read-only again after the swap and after the undo.
+#[test]
+fn a_got_cell_on_a_read_only_page_is_swapped_and_stays_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    swap_and_put_back(dir.path(), "relro", &["-fno-plt", "-Wl,-z,now,-z,relro"]);
+}
+
+/// Builds a program `name` (gcc -O2 with `flags`) that prints `pid PID N` as it counts, swaps
+/// its GOT cell for `getpid` for a patch that returns 4242, checks the cell, the program's
+/// output and that the cell's page keeps its permissions, then undoes it. The running program
+/// and its own `pid PID ` prefix.
+fn swap_and_put_back(dir: &Path, name: &str, flags: &[&str]) -> (Running, String) {
+    std::fs::write(
+        dir.join(format!("{name}.c")),
+        r#"
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+int main(void) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (long i = 0;; i++) { printf("pid %d %ld\n", getpid(), compute(i)); usleep(20000); }
+}
+"#,
+    )
+    .unwrap();
+    let source = format!("{name}.c");
+    let mut args = vec!["-O2", &source, "-o", name];
+    args.extend_from_slice(flags);
+    gcc(dir, &args);
+    let patch = object(dir, "getpid", "int getpid(void) { return 4242; }");
+    let mut host = Running::start(&mut process(dir.join(name)));
+    let pid = host.pid();
+    let own = format!("pid {pid} ");
+    host.wait_for("its own pid", Duration::from_secs(10), |l| {
+        l.starts_with(&own)
+    });
+    let json = live_ok(
+        pid,
+        &[
+            "--json",
+            "--via",
+            "got",
+            "--function",
+            "getpid",
+            patch.to_str().unwrap(),
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["via"], "got");
+    assert_eq!(report["thunk"], serde_json::Value::Null);
+    let cell = report["sites"][0].as_u64().unwrap();
+    assert_eq!(cell % 8, 0);
+    let perms = page_perms(pid, cell);
+    assert_eq!(
+        read_code(pid, cell, 8),
+        report["entry"].as_u64().unwrap().to_le_bytes()
+    );
+    host.wait_for("the patched pid", Duration::from_secs(10), |l| {
+        l.starts_with("pid 4242 ")
+    });
+    live_ok(pid, &["--undo", "getpid"]);
+    host.wait_for("its own pid again", Duration::from_secs(10), |l| {
+        l.starts_with(&own)
+    });
+    assert_eq!(
+        page_perms(pid, cell),
+        perms,
+        "the cell's page after the undo"
+    );
+    let readelf = tool("readelf")
+        .args(["-lW"])
+        .arg(dir.join(name))
+        .output()
+        .unwrap();
+    let relro = String::from_utf8_lossy(&readelf.stdout).contains("GNU_RELRO");
+    let now_bound = flags.iter().any(|f| f.contains("now"));
+    // Lazy binding leaves .got.plt writable; -z now with RELRO makes the whole GOT read-only.
+    assert_eq!(
+        perms.starts_with("r--"),
+        now_bound && relro,
+        "{name}: the cell's page is {perms}"
+    );
+    (host, own)
+}
+
+/// The permissions (`r--p`) of the mapping that holds `address` in process `pid`.
+fn page_perms(pid: u32, address: u64) -> String {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    maps.lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let range = u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?;
+            range
+                .contains(&address)
+                .then(|| fields.next().unwrap().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no mapping of {pid} holds {address:#x}"))
 }
 
 /// Four threads check every `getpid`: the program's own pid or the patch's.
@@ -1114,7 +1188,7 @@ fn live_speed_prints_every_row() {
         "entry: total, command to new code",
         "entry: threads stopped for the jump",
         "--via got: total, command to new code",
-        "--via got: the cell's swap (none stopped)",
+        "--via got: the cell's swap (1 thread held)",
     ] {
         let line = stdout
             .lines()

@@ -6,7 +6,7 @@
 //! undoes that, with the release `polylink`. The total is the command's whole run, from
 //! before it is spawned until it has exited (the new code runs from the next call on); the
 //! pause is how long the process's threads were stopped for the jump, as the command measures
-//! it; the swap is the GOT cell's write, with no thread stopped. Medians and maxima are given;
+//! it; the swap is how long the one thread that stores the GOT cell's new value was held. Medians and maxima are given;
 //! the targets (under 10 ms total, under 1 ms pause) are judged on the maxima.
 
 use std::io::Write;
@@ -170,7 +170,7 @@ pub fn print(w: &mut impl Write, r: &Report) -> std::io::Result<()> {
     )?;
     row(
         w,
-        "--via got: the cell's swap (none stopped)",
+        "--via got: the cell's swap (1 thread held)",
         &r.got_swap,
         None,
     )?;

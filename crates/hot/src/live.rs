@@ -29,6 +29,7 @@ mod mem;
 mod place;
 mod ptrace;
 mod record;
+mod store;
 mod thunk;
 
 use std::fs::File;
@@ -406,21 +407,13 @@ fn install(
         return Err(LiveError::Interrupted { pid });
     }
     if options.via_got {
-        // An aligned 8-byte store per cell, with no thread stopped: a caller reads the old
-        // pointer or the new one.
-        let new = target.to_le_bytes().to_vec();
-        let started = Instant::now();
-        for &(cell, _) in sites {
-            write_mem(mem, pid, &allowed, cell, &new)?;
-        }
+        // An aligned 8-byte store per cell, made by one thread of the process while the others
+        // run on: a caller reads the old pointer or the new one.
+        let cells: Vec<u64> = sites.iter().map(|&(cell, _)| cell).collect();
+        let held = store::swap_cells(pid, mem, &allowed, &cells, target)?;
         let threads = ptrace::task_ids(pid).map_or(0, |t| t.len());
-        return Ok((
-            linked,
-            thunk_at,
-            vec![new; sites.len()],
-            started.elapsed(),
-            threads,
-        ));
+        let new = target.to_le_bytes().to_vec();
+        return Ok((linked, thunk_at, vec![new; sites.len()], held, threads));
     }
     let entry = sites[0].0;
     let new_bytes = jump(entry, target).ok_or_else(|| LiveError::NoRoom {
@@ -480,7 +473,15 @@ pub fn undo(pid: u32, function: &str) -> Result<Undone, LiveError> {
         let range = p.address..p.address + p.original.len() as u64;
         let site = std::slice::from_ref(&range);
         if p.via == "got" {
-            write_mem(&mem, pid, site, p.address, &p.original)?;
+            let original =
+                <[u8; 8]>::try_from(p.original.as_slice()).map_err(|_| LiveError::Write {
+                    pid,
+                    address: p.address,
+                    len: p.original.len(),
+                    why: "the record keeps a GOT cell's old value that is not 8 bytes".into(),
+                })?;
+            let value = u64::from_le_bytes(original);
+            pause += store::swap_cells(pid, &mem, site, &[p.address], value)?;
             continue;
         }
         let stopped = Stopped::all(pid)?;

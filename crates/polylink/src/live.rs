@@ -37,7 +37,8 @@ pub struct LivePatchArgs {
     returns: Option<Returns>,
     /// How to redirect the function: `entry` writes a jump over its first five bytes with every
     /// thread stopped; `got` swaps the executable's GOT cell for it (a function the program
-    /// calls through its GOT or PLT, such as a libc function), with no thread stopped
+    /// calls through its GOT or PLT, such as a libc function) with one 8-byte store made by
+    /// one of its threads, while the others run on
     #[arg(long, default_value = "entry", value_parser = ["entry", "got"])]
     via: String,
     /// Put back the original bytes of function NAME
@@ -86,7 +87,7 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         } else {
             writeln!(
                 out,
-                "{} at {:#x} in process {}: restored {} (threads stopped for {:.1} us; {:.2} ms in all)",
+                "{} at {:#x} in process {}: restored {} (threads held for {:.1} us; {:.2} ms in all)",
                 undone.function,
                 undone.address,
                 undone.pid,
@@ -181,9 +182,9 @@ pub fn live_patch(args: LivePatchArgs) -> Result<ExitCode> {
         )?;
         writeln!(
             out,
-            "swapped in {:.1} us with none of the {} threads stopped ({:.1} us stopped to map the patch); {:.2} ms in all",
-            report.pause_us,
+            "swapped by 1 of the {} threads, held for {:.1} us while the others ran on ({:.1} us stopped to map the patch); {:.2} ms in all",
             report.threads,
+            report.pause_us,
             report.map_pause_us,
             report.total_us / 1e3
         )?;

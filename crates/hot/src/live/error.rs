@@ -102,6 +102,10 @@ pub enum LiveError {
     #[error("process {pid}: no `syscall` instruction found in its code, to run mmap with")]
     NoSyscall { pid: u32 },
     #[error(
+        "process {pid}: no 8-byte store `mov [REG], REG` found in its code, for one of its threads to swap the GOT cell with"
+    )]
+    NoStore { pid: u32 },
+    #[error(
         "{exe} (process {pid}) has no GOT cell for {name}: it does not call {name} through its GOT or PLT; patch its entry instead (without --via got)"
     )]
     NoGotCell { pid: u32, name: String, exe: String },

@@ -64,10 +64,7 @@ pub struct Image {
 impl Image {
     /// Reads `/proc/PID/maps` and every ELF file mapped.
     pub fn read(pid: u32) -> Result<Image, LiveError> {
-        let maps_path = format!("/proc/{pid}/maps");
-        let maps_text = std::fs::read_to_string(&maps_path)
-            .map_err(|cause| LiveError::from_proc(pid, "read its memory map", cause))?;
-        let maps: Vec<Mapping> = maps_text.lines().filter_map(Mapping::parse).collect();
+        let maps = read_maps(pid)?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map_err(|cause| LiveError::from_proc(pid, "read its executable's name", cause))?;
         let exe = exe
@@ -168,24 +165,43 @@ impl Image {
 
     /// The address of a `syscall` instruction in the process's code, read from its memory.
     pub fn syscall_instruction(&self, mem: &std::fs::File) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        for range in self.files.iter().flat_map(|f| f.code.iter()) {
-            let mut at = range.start;
-            let mut chunk = vec![0u8; 1 << 16];
-            while at < range.end {
-                let len = ((range.end - at) as usize).min(chunk.len());
-                if mem.read_exact_at(&mut chunk[..len], at).is_err() {
-                    break;
-                }
-                if let Some(i) = chunk[..len].windows(2).position(|w| w == [0x0f, 0x05]) {
-                    return Some(at + i as u64);
-                }
-                // The next chunk starts one byte back, for an instruction across the seam.
-                at += (len as u64 - 1).max(1);
-            }
-        }
-        None
+        let code = self.files.iter().flat_map(|f| f.code.iter().cloned());
+        find_in_code(mem, code, 2, |w| w == [0x0f, 0x05])
     }
+}
+
+/// The lines of `/proc/PID/maps`.
+pub fn read_maps(pid: u32) -> Result<Vec<Mapping>, LiveError> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map_err(|cause| LiveError::from_proc(pid, "read its memory map", cause))?;
+    Ok(text.lines().filter_map(Mapping::parse).collect())
+}
+
+/// The address of the first `width` bytes in `code`, read from the process's memory, that
+/// `wanted` accepts.
+pub fn find_in_code(
+    mem: &std::fs::File,
+    code: impl Iterator<Item = std::ops::Range<u64>>,
+    width: usize,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut chunk = vec![0u8; 1 << 16];
+    for range in code {
+        let mut at = range.start;
+        while at < range.end {
+            let len = ((range.end - at) as usize).min(chunk.len());
+            if mem.read_exact_at(&mut chunk[..len], at).is_err() {
+                break;
+            }
+            if let Some(i) = chunk[..len].windows(width).position(&wanted) {
+                return Some(at + i as u64);
+            }
+            // The next chunk starts a little back, for an instruction across the seam.
+            at += (len as u64).saturating_sub(width as u64 - 1).max(1);
+        }
+    }
+    None
 }
 
 impl Loaded {

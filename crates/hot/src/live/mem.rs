@@ -40,6 +40,33 @@ pub(super) fn read_mem(
     Ok(bytes)
 }
 
+/// Refuses a write of `len` bytes at `address` unless it lies inside one of `allowed`: the
+/// blocks mapped for the patch, the function's entry bytes, the GOT cells.
+pub(super) fn check_allowed(
+    pid: u32,
+    allowed: &[std::ops::Range<u64>],
+    address: u64,
+    len: usize,
+) -> Result<(), LiveError> {
+    let end = address.saturating_add(len as u64);
+    if allowed.iter().any(|r| r.start <= address && end <= r.end) {
+        return Ok(());
+    }
+    Err(LiveError::Write {
+        pid,
+        address,
+        len,
+        why: format!(
+            "outside the patch's blocks and the function's entry ({})",
+            allowed
+                .iter()
+                .map(|r| format!("{:#x}..{:#x}", r.start, r.end))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
 /// Writes `bytes` at `address`, which must lie inside one of `allowed`: the blocks mapped for
 /// the patch, or the function's five entry bytes. Nothing else is ever written.
 pub(super) fn write_mem(
@@ -55,17 +82,7 @@ pub(super) fn write_mem(
         len: bytes.len(),
         why,
     };
-    let end = address.saturating_add(bytes.len() as u64);
-    if !allowed.iter().any(|r| r.start <= address && end <= r.end) {
-        return Err(fail(format!(
-            "outside the patch's blocks and the function's entry ({})",
-            allowed
-                .iter()
-                .map(|r| format!("{:#x}..{:#x}", r.start, r.end))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    check_allowed(pid, allowed, address, bytes.len())?;
     match mem.write_at(bytes, address) {
         Ok(n) if n == bytes.len() => {}
         Ok(n) => return Err(fail(format!("only {n} bytes were written"))),

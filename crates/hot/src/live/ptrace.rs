@@ -74,7 +74,7 @@ impl Drop for Interrupts {
     }
 }
 
-/// Every thread of a process, stopped and held, until dropped.
+/// Threads of a process (every one, or one), stopped and held, until dropped.
 pub struct Stopped {
     pub pid: u32,
     /// Each thread held, with the signal to hand back when it is let go (0: none).
@@ -93,7 +93,8 @@ fn errno() -> i32 {
 fn ptrace(request: libc::c_uint, tid: u32, addr: u64, data: u64) -> Result<libc::c_long, i32> {
     // SAFETY: requests that take no pointer (SEIZE, INTERRUPT, SINGLESTEP, DETACH) pass plain
     // numbers; GETREGS and SETREGS are called only from `get_regs` and `set_regs`, with the
-    // address of a live `user_regs_struct`, which is what the kernel reads or fills.
+    // address of a live `user_regs_struct`, and GETSIGINFO only from `faulted`, with the
+    // address of a live `siginfo_t`: what the kernel reads or fills.
     let r = unsafe {
         libc::ptrace(
             request,
@@ -168,23 +169,23 @@ pub fn task_ids(pid: u32) -> std::io::Result<Vec<u32>> {
 }
 
 impl Stopped {
-    /// Seizes and stops every thread of `pid`.
-    pub fn all(pid: u32) -> Result<Stopped, LiveError> {
-        let mut stopped = Stopped {
+    fn new(pid: u32) -> Stopped {
+        Stopped {
             pid,
             threads: Vec::new(),
             old_mask: block_signals(),
             since: Instant::now(),
-        };
+        }
+    }
+
+    /// Seizes and stops every thread of `pid`.
+    pub fn all(pid: u32) -> Result<Stopped, LiveError> {
+        let mut stopped = Stopped::new(pid);
         // Threads may start while the others are being stopped; a pass that finds none new
         // ends it (a stopped thread starts no other).
         for _ in 0..100 {
-            let tids = task_ids(pid).map_err(|cause| LiveError::Proc {
-                pid,
-                what: "list its threads".into(),
-                cause,
-            })?;
-            let new: Vec<u32> = tids
+            let new: Vec<u32> = stopped
+                .task_ids()?
                 .into_iter()
                 .filter(|t| !stopped.threads.iter().any(|(held, _)| held == t))
                 .collect();
@@ -192,37 +193,62 @@ impl Stopped {
                 return Ok(stopped);
             }
             for tid in new {
-                match ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
-                    Ok(_) => {}
-                    // The thread exited meanwhile.
-                    Err(libc::ESRCH) if tid != pid => continue,
-                    Err(libc::ESRCH) => return Err(LiveError::NoProcess { pid }),
-                    Err(e) => return Err(LiveError::Attach { pid, tid, errno: e }),
-                }
-                if stopped.threads.is_empty() {
-                    stopped.since = Instant::now();
-                }
-                stopped.threads.push((tid, 0));
-                if let Err(e) = ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) {
-                    return Err(LiveError::Attach { pid, tid, errno: e });
-                }
-                let status =
-                    wait_stop(tid).map_err(|e| LiveError::Attach { pid, tid, errno: e })?;
-                if !is_stopped(status) {
-                    // It exited: it needs no letting go.
-                    stopped.threads.retain(|(t, _)| *t != tid);
-                    if tid == pid {
-                        return Err(LiveError::NoProcess { pid });
-                    }
-                    continue;
-                }
-                let signal = own_signal(status);
-                if let Some(held) = stopped.threads.iter_mut().find(|(t, _)| *t == tid) {
-                    held.1 = signal;
-                }
+                stopped.hold(tid)?;
             }
         }
         Err(LiveError::Threads { pid })
+    }
+
+    /// Seizes and stops one thread of `pid`, the first that is there to stop; the others run
+    /// on.
+    pub fn one(pid: u32) -> Result<Stopped, LiveError> {
+        let mut stopped = Stopped::new(pid);
+        for tid in stopped.task_ids()? {
+            if stopped.hold(tid)? {
+                return Ok(stopped);
+            }
+        }
+        Err(LiveError::NoProcess { pid })
+    }
+
+    fn task_ids(&self) -> Result<Vec<u32>, LiveError> {
+        task_ids(self.pid).map_err(|cause| LiveError::Proc {
+            pid: self.pid,
+            what: "list its threads".into(),
+            cause,
+        })
+    }
+
+    /// Seizes and stops thread `tid`: whether it is held (false: it exited meanwhile).
+    fn hold(&mut self, tid: u32) -> Result<bool, LiveError> {
+        let pid = self.pid;
+        match ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
+            Ok(_) => {}
+            Err(libc::ESRCH) if tid != pid => return Ok(false),
+            Err(libc::ESRCH) => return Err(LiveError::NoProcess { pid }),
+            Err(e) => return Err(LiveError::Attach { pid, tid, errno: e }),
+        }
+        if self.threads.is_empty() {
+            self.since = Instant::now();
+        }
+        self.threads.push((tid, 0));
+        if let Err(e) = ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) {
+            return Err(LiveError::Attach { pid, tid, errno: e });
+        }
+        let status = wait_stop(tid).map_err(|e| LiveError::Attach { pid, tid, errno: e })?;
+        if !is_stopped(status) {
+            // It exited: it needs no letting go.
+            self.threads.retain(|(t, _)| *t != tid);
+            if tid == pid {
+                return Err(LiveError::NoProcess { pid });
+            }
+            return Ok(false);
+        }
+        let signal = own_signal(status);
+        if let Some(held) = self.threads.iter_mut().find(|(t, _)| *t == tid) {
+            held.1 = signal;
+        }
+        Ok(true)
     }
 
     /// The threads held.
@@ -256,8 +282,9 @@ impl Stopped {
         Ok(())
     }
 
-    /// Runs one instruction of thread `tid`, keeping any signal that arrives instead for later.
-    /// Its registers after.
+    /// Runs one instruction of thread `tid`, keeping any signal that arrives instead for later;
+    /// a fault of the instruction itself is an error, and its signal is dropped (delivered, it
+    /// would end the process). Its registers after.
     pub fn step(&mut self, tid: u32) -> Result<Regs, LiveError> {
         let pid = self.pid;
         let before = self.get_regs(tid)?.rip;
@@ -279,12 +306,20 @@ impl Stopped {
                 return Err(LiveError::NoProcess { pid });
             }
             let signal = own_signal(status);
+            let regs = self.get_regs(tid)?;
+            if signal != 0 && regs.rip == before && FAULTS.contains(&signal) && faulted(tid) {
+                return Err(LiveError::Ptrace {
+                    pid,
+                    tid,
+                    what: "run one instruction (it faulted)",
+                    errno: libc::EFAULT,
+                });
+            }
             if signal != 0
                 && let Some(held) = self.threads.iter_mut().find(|(t, _)| *t == tid)
             {
                 held.1 = signal;
             }
-            let regs = self.get_regs(tid)?;
             if regs.rip != before || signal == 0 {
                 return Ok(regs);
             }
@@ -297,6 +332,40 @@ impl Stopped {
         })
     }
 
+    /// Runs the instruction of `len` bytes at `at` in thread `tid`, with the thread's registers
+    /// as `set` changes them, then puts its registers back, the interrupted system call's
+    /// restart state included. Its registers just after the instruction; `what` names the
+    /// instruction when the thread did not step over it.
+    pub fn run(
+        &mut self,
+        tid: u32,
+        at: u64,
+        len: u64,
+        what: &'static str,
+        set: impl FnOnce(&mut Regs),
+    ) -> Result<Regs, LiveError> {
+        let saved = self.get_regs(tid)?;
+        let mut regs = saved;
+        regs.rip = at;
+        // No system call is being restarted: the kernel must not rewind to one.
+        regs.orig_rax = u64::MAX;
+        set(&mut regs);
+        self.set_regs(tid, &regs)?;
+        let result = self.step(tid);
+        let restored = self.set_regs(tid, &saved);
+        let after = result?;
+        restored?;
+        if after.rip != at + len {
+            return Err(LiveError::Ptrace {
+                pid: self.pid,
+                tid,
+                what,
+                errno: libc::EFAULT,
+            });
+        }
+        Ok(after)
+    }
+
     /// Runs system call `nr` with `args` in thread `tid`, through the `syscall` instruction at
     /// `at` in its code, and puts the thread's registers back. The call's return value.
     pub fn syscall(
@@ -306,29 +375,25 @@ impl Stopped {
         nr: i64,
         args: [u64; 6],
     ) -> Result<i64, LiveError> {
-        let saved = self.get_regs(tid)?;
-        let mut regs = saved;
-        regs.rip = at;
-        regs.rax = nr as u64;
-        // No system call is being restarted: the kernel must not rewind to one.
-        regs.orig_rax = u64::MAX;
-        (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) =
-            (args[0], args[1], args[2], args[3], args[4], args[5]);
-        self.set_regs(tid, &regs)?;
-        let result = self.step(tid);
-        let restored = self.set_regs(tid, &saved);
-        let after = result?;
-        restored?;
-        if after.rip != at + 2 {
-            return Err(LiveError::Ptrace {
-                pid: self.pid,
-                tid,
-                what: "run a system call (the thread did not step over `syscall`)",
-                errno: libc::EFAULT,
-            });
-        }
+        let what = "run a system call (the thread did not step over `syscall`)";
+        let after = self.run(tid, at, 2, what, |regs| {
+            regs.rax = nr as u64;
+            (regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9) =
+                (args[0], args[1], args[2], args[3], args[4], args[5]);
+        })?;
         Ok(after.rax as i64)
     }
+}
+
+/// The signals an instruction raises when it faults.
+const FAULTS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+/// Whether the signal thread `tid` is stopped with came from the kernel for what the thread
+/// ran (a positive `si_code`), not from another process.
+fn faulted(tid: u32) -> bool {
+    // SAFETY: siginfo_t is plain data.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    ptrace(libc::PTRACE_GETSIGINFO, tid, 0, (&raw mut info) as u64).is_ok() && info.si_code > 0
 }
 
 impl Drop for Stopped {
