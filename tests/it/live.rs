@@ -59,17 +59,23 @@ fn start_host(dir: &Path) -> (Running, PathBuf) {
     (host, exe)
 }
 
+/// `polylink live-patch --pid PID ARGS…`, run.
+fn live(pid: impl std::fmt::Display) -> assert_cmd::Command {
+    let mut command = polylink();
+    command.args(["live-patch", "--pid", &pid.to_string()]);
+    command
+}
+
 /// `polylink live-patch --pid PID ARGS…`, which must succeed; what it printed.
 fn live_ok(pid: impl std::fmt::Display, args: &[&str]) -> String {
-    let output = polylink()
-        .args(["live-patch", "--pid", &pid.to_string()])
-        .args(args)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(output).unwrap()
+    let output = live(pid).args(args).assert().success().get_output().clone();
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `polylink live-patch --pid PID ARGS…`, which must fail; what it said on stderr.
+fn live_err(pid: impl std::fmt::Display, args: &[&str]) -> String {
+    let output = live(pid).args(args).assert().failure().get_output().clone();
+    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Compiles C source into an object in `dir`.
@@ -705,20 +711,7 @@ fn refused_and_unchanged(pid: u32, exe: &Path, function: &str, patch: &Path, sai
     let at = address_of(pid, exe, function);
     let before = read_code(pid, at, 16);
     let maps_before = mappings(pid);
-    let out = polylink()
-        .args([
-            "live-patch",
-            "--pid",
-            &pid.to_string(),
-            "--function",
-            function,
-        ])
-        .arg(patch)
-        .assert()
-        .failure()
-        .get_output()
-        .clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = live_err(pid, &["--function", function, patch.to_str().unwrap()]);
     for expected in said {
         assert!(stderr.contains(expected), "{expected:?} not in: {stderr}");
     }
@@ -902,11 +895,7 @@ fn busy_rounds(
 /// `polylink live-patch --pid PID ARGS…` on the running `host`; when it fails, what the host
 /// printed last (a `BAD` line, or its end) is shown with the command's error.
 fn live_beside(host: &mut Running, args: &[&str]) {
-    let output = polylink()
-        .args(["live-patch", "--pid", &host.pid().to_string()])
-        .args(args)
-        .output()
-        .unwrap();
+    let output = live(host.pid()).args(args).output().unwrap();
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr).into_owned();
         let what = format!(
@@ -955,23 +944,16 @@ fn a_got_cell_is_swapped_and_put_back() {
     let (mut host, own) = swap_and_put_back(dir.path(), "caller", &[]);
     let pid = host.pid();
     let patch = dir.path().join("getpid.o");
-    let refused = polylink()
-        .args([
-            "live-patch",
+    let said = live_err(
+        pid,
+        &[
             "--via",
             "got",
-            "--pid",
-            &pid.to_string(),
             "--function",
             "compute",
-        ])
-        .arg(&patch)
-        .assert()
-        .failure()
-        .get_output()
-        .stderr
-        .clone();
-    let said = String::from_utf8_lossy(&refused);
+            patch.to_str().unwrap(),
+        ],
+    );
     assert!(said.contains("has no GOT cell for compute"), "{said}");
     host.wait_for("still running", Duration::from_secs(5), |l| {
         l.starts_with(&own)
