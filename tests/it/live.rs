@@ -720,6 +720,48 @@ fn refused_and_unchanged(pid: u32, exe: &Path, function: &str, patch: &Path, sai
     assert_eq!(read_code(pid, at, 16), before);
 }
 
+/// A process whose main thread called `pthread_exit` while another thread runs on has no
+/// memory map or memory under `/proc/PID` (they belong to the gone thread): live-patch says so,
+/// for the pid and for the running thread's id, instead of "no such process", and the thread
+/// runs on.
+#[test]
+fn a_process_whose_main_thread_exited_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = r#"
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+__attribute__((noinline)) long compute(long i) { return i * 2; }
+static void *work(void *arg) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    for (long i = 0;; i++) { printf("v %ld %ld\n", i, compute(i)); usleep(20000); }
+    return arg;
+}
+int main(void) { pthread_t t; pthread_create(&t, NULL, work, NULL); pthread_exit(NULL); }
+"#;
+    let (mut host, _) = start_program(dir.path(), "leaderless", source, |l| l.starts_with("v "));
+    let pid = host.pid();
+    let patch = object(dir.path(), "patch", PATCH);
+    let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let worker = tasks.iter().find(|t| **t != pid.to_string()).unwrap();
+    for who in [pid.to_string(), worker.clone()] {
+        let said = live_err(&who, &["--function", "compute", patch.to_str().unwrap()]);
+        assert!(
+            said.contains(&format!(
+                "process {pid}: its main thread has exited (pthread_exit) while 1 other thread runs on"
+            )),
+            "{said}"
+        );
+    }
+    assert!(!traced(pid));
+    host.wait_for("the thread running on", Duration::from_secs(5), |l| {
+        l.starts_with("v ")
+    });
+}
+
 /// polylink run as another user (`nobody`, through util-linux's setpriv) is refused by the
 /// kernel and says why, and the process is untouched. Only root can run a program as another
 /// user, so elsewhere the test says it is skipped.

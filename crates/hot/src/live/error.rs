@@ -9,6 +9,8 @@ use std::path::PathBuf;
 pub enum LiveError {
     #[error("no such process: {pid}")]
     NoProcess { pid: u32 },
+    #[error("{}", exited(*.pid, *.threads))]
+    Exited { pid: u32, threads: usize },
     #[error("process {pid}: could not {what}: {cause}")]
     Proc {
         pid: u32,
@@ -200,5 +202,20 @@ fn attach_reason(errno: i32, pid: u32) -> String {
             }
         }
         e => std::io::Error::from_raw_os_error(e).to_string(),
+    }
+}
+
+/// Why a process whose main thread has exited cannot be patched.
+fn exited(pid: u32, threads: usize) -> String {
+    if threads > 1 {
+        let others = match threads - 1 {
+            1 => "1 other thread runs".to_owned(),
+            n => format!("{n} other threads run"),
+        };
+        format!(
+            "process {pid}: its main thread has exited (pthread_exit) while {others} on; the kernel then shows no memory map and no memory under /proc/{pid}, so it cannot be patched live"
+        )
+    } else {
+        format!("process {pid} has exited (a zombie its parent has not reaped)")
     }
 }

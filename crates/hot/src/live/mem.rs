@@ -7,12 +7,23 @@ use std::os::unix::fs::FileExt;
 
 use super::LiveError;
 
-/// The process a pid names (a thread's id names its process).
+/// The process a pid names (a thread's id names its process), refused when its main thread is
+/// gone: the process then has no memory to reach through `/proc/PID`.
 pub(super) fn process_of(pid: u32) -> Result<u32, LiveError> {
     if std::fs::metadata(format!("/proc/{pid}")).is_err() {
         return Err(LiveError::NoProcess { pid });
     }
-    Ok(crate::patch::thread_group(pid).unwrap_or(pid))
+    let pid = crate::patch::thread_group(pid).unwrap_or(pid);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `PID (COMM) STATE …`, where COMM may hold anything, parentheses too.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if let Some("Z" | "X") = state {
+        let threads = super::ptrace::task_ids(pid).map_or(0, |t| t.len());
+        return Err(LiveError::Exited { pid, threads });
+    }
+    Ok(pid)
 }
 
 /// Opens /proc/PID/mem for reading and writing.
