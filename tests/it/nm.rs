@@ -202,15 +202,20 @@ const OPTION_SETS: [&[&str]; 57] = [
     ],
 ];
 
-fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
-    let output = polylink_tests::tool("nm")
+/// GNU nm in the C locale, without the LLVM plugin, with `args` and `files`.
+fn gnu_nm_command(args: &[&str], files: &[&Path]) -> assert_cmd::Command {
+    let mut command = polylink_tests::tool("nm");
+    command
         .env("LC_ALL", "C")
         .args(["--plugin", "/dev/null"])
         .args(args)
-        .args(files)
-        .assert()
-        .get_output()
-        .clone();
+        .args(files);
+    command
+}
+
+fn gnu_nm(args: &[&str], files: &[PathBuf]) -> Vec<u8> {
+    let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let output = gnu_nm_command(args, &files).assert().get_output().clone();
     output.stdout
 }
 
@@ -1155,48 +1160,102 @@ fn nm_on(one_cpu: bool, args: &[&str], file: &Path) -> assert_cmd::Command {
     command
 }
 
-#[test]
-fn a_large_table_with_a_bad_entry_fails_as_it_does_on_one_cpu() {
-    // libstdc++'s dynamic table with one name pointing past its string table: the sort in
-    // parts finds it, and the file is then reported as the plain read reports it, with
-    // nothing on stdout.
-    let cpp = gcc_file("libstdc++.so.6");
-    let mut data = std::fs::read(&cpp).unwrap();
-    let elf = goblin::elf::Elf::parse(&data).unwrap();
-    let dynsym = elf
+/// GNU nm's status, stdout and stderr for `ARGS FILE`, beside ours (on every core, and on one
+/// when asked): the three must be the same.
+fn same_as_gnu_nm(args: &[&str], file: &Path, one_cpu_too: bool) {
+    let gnu = gnu_nm_command(args, &[file]).output().unwrap();
+    let runs: &[bool] = if one_cpu_too {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    for &one_cpu in runs {
+        let ours = nm_on(one_cpu, args, file).output().unwrap();
+        let what = format!("{args:?} {} (one CPU: {one_cpu})", file.display());
+        assert_eq!(ours.status.code(), gnu.status.code(), "{what}");
+        assert!(
+            ours.stdout == gnu.stdout,
+            "{what}: {}",
+            first_difference(&ours.stdout, &gnu.stdout)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stderr),
+            String::from_utf8_lossy(&gnu.stderr),
+            "{what}"
+        );
+    }
+}
+
+/// `data` with the name offset of symbol `index` of its table of type `table` set to `offset`;
+/// the table's file offset and count.
+fn with_name_offset(data: &mut [u8], table: u32, index: usize, offset: u32) -> (usize, usize) {
+    let elf = goblin::elf::Elf::parse(data).unwrap();
+    let symtab = elf
         .section_headers
         .iter()
-        .find(|s| s.sh_type == goblin::elf::section_header::SHT_DYNSYM)
+        .find(|s| s.sh_type == table)
         .unwrap();
     let (at, count) = (
-        dynsym.sh_offset as usize,
-        dynsym.sh_size / dynsym.sh_entsize,
+        symtab.sh_offset as usize,
+        (symtab.sh_size / symtab.sh_entsize) as usize,
     );
-    assert!(count > 4000, "{count} dynamic symbols");
-    // An entry in the second part.
-    let entry = at + 24 * (count as usize * 3 / 4);
-    data[entry..entry + 4].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let entry = at + 24 * index.min(count - 1);
+    data[entry..entry + 4].copy_from_slice(&offset.to_le_bytes());
+    (at, count)
+}
+
+#[test]
+fn names_past_the_string_table_are_listed_as_gnu_nm_lists_them() {
+    // A symbol whose name offset lies past its string table: GNU nm 2.40 warns, names it
+    // `(null)` and succeeds; a string table that does not end in a NUL names every symbol
+    // `(null)`, without a word. In an object, in an archive's member, and in libstdc++'s
+    // dynamic table, large enough to be sorted in parts on every core.
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("libbad.so");
-    std::fs::write(&bad, &data).unwrap();
-    let everywhere = nm_on(false, &["-D"], &bad)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert!(everywhere.stdout.is_empty(), "a partial listing");
-    let said = String::from_utf8_lossy(&everywhere.stderr);
-    assert!(
-        said.contains("libbad.so") && said.contains("name offset"),
-        "{said}"
-    );
-    let one_cpu = nm_on(true, &["-D"], &bad)
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
-    assert_eq!(one_cpu.stdout, everywhere.stdout);
-    assert_eq!(one_cpu.stderr, everywhere.stderr);
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("names.c"),
+        "int alpha(void) { return 1; } int beta = 3; extern int gamma_(void);\n\
+         int delta(void) { return gamma_(); }\n",
+    )
+    .unwrap();
+    run_in(dir, "gcc", &["-c", "names.c", "-o", "names.o"]);
+    let object = std::fs::read(dir.join("names.o")).unwrap();
+    let sht_symtab = goblin::elf::section_header::SHT_SYMTAB;
+
+    let mut two_bad = object.clone();
+    let (_, count) = with_name_offset(&mut two_bad, sht_symtab, usize::MAX, 0x7f_ffff);
+    with_name_offset(&mut two_bad, sht_symtab, count - 2, 0x7f_fff0);
+    std::fs::write(dir.join("bad.o"), &two_bad).unwrap();
+
+    let mut unended = object.clone();
+    let elf = goblin::elf::Elf::parse(&object).unwrap();
+    let strtab = &elf.section_headers[elf.section_headers[elf
+        .section_headers
+        .iter()
+        .position(|s| s.sh_type == sht_symtab)
+        .unwrap()]
+    .sh_link as usize];
+    unended[(strtab.sh_offset + strtab.sh_size - 1) as usize] = b'X';
+    std::fs::write(dir.join("unended.o"), &unended).unwrap();
+    run_in(dir, "ar", &["rc", "bad.a", "names.o", "bad.o", "unended.o"]);
+
+    for file in ["bad.o", "unended.o", "bad.a"] {
+        for args in [&[][..], &["-A"], &["-P"], &["-u"], &["-p"], &["-n"]] {
+            same_as_gnu_nm(args, &dir.join(file), false);
+        }
+    }
+
+    let mut cpp = std::fs::read(gcc_file("libstdc++.so.6")).unwrap();
+    let sht_dynsym = goblin::elf::section_header::SHT_DYNSYM;
+    let (_, count) = with_name_offset(&mut cpp, sht_dynsym, 0, 0);
+    assert!(count > 4000, "{count} dynamic symbols");
+    // An entry in the second part of the sort.
+    with_name_offset(&mut cpp, sht_dynsym, count * 3 / 4, 0x7fff_fff0);
+    let bad = dir.join("libbad.so");
+    std::fs::write(&bad, &cpp).unwrap();
+    for args in [&["-D"][..], &["-D", "-C"], &["-D", "-p"]] {
+        same_as_gnu_nm(args, &bad, true);
+    }
 }
 
 #[test]

@@ -199,6 +199,27 @@ pub struct Outcome {
     pub unrecognized: Vec<String>,
     /// Things the user should know that are not faults of an input.
     pub warnings: Vec<String>,
+    /// Symbols named `(null)` because their name offset lies past the string table, as GNU nm
+    /// warns of them: `FILE: invalid string offset …` (`ARCHIVE(MEMBER): …` for a member).
+    pub bad_names: Vec<String>,
+}
+
+impl Outcome {
+    /// Adds what `other` found after what this found.
+    fn append(&mut self, other: &mut Outcome) {
+        let Outcome {
+            problems,
+            no_symbols,
+            unrecognized,
+            warnings,
+            bad_names,
+        } = other;
+        self.problems.append(problems);
+        self.no_symbols.append(no_symbols);
+        self.unrecognized.append(unrecognized);
+        self.warnings.append(warnings);
+        self.bad_names.append(bad_names);
+    }
 }
 
 /// Reports the symbols of `files` to `out`.
@@ -361,9 +382,7 @@ fn report(
     });
     for (buffer, mut found) in done {
         printer.out.write_all(&buffer)?;
-        outcome.problems.append(&mut found.problems);
-        outcome.no_symbols.append(&mut found.no_symbols);
-        outcome.unrecognized.append(&mut found.unrecognized);
+        outcome.append(&mut found);
     }
     Ok(())
 }
@@ -381,8 +400,20 @@ fn report_object(
     let synthetic = synthetic_of(data, printer.options);
     let ends: Vec<(u32, u64)> = synthetic.iter().map(|s| (s.shndx, s.section_end)).collect();
     let o = printer.options;
-    let read =
-        || symbols::read_elf_with(data, table, o.debug_syms).map(|s| with_synthetic(s, &synthetic));
+    let bad_names = std::sync::Mutex::new(Vec::new());
+    let read = || {
+        let read = symbols::read_elf_as_nm(data, table, o.debug_syms)?;
+        Ok(with_synthetic(
+            read.map(|(symbols, bad)| {
+                bad_names
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .extend(bad);
+                symbols
+            }),
+            &synthetic,
+        ))
+    };
     let digits = symbols::address_digits(data);
     let work = printer.ahead_work(data);
     let per_piece = work.as_ref().map_or(0, |work| work.per_piece);
@@ -434,6 +465,10 @@ fn report_object(
         }
         None => (read(), None),
     };
+    let bad_names = bad_names.into_inner().unwrap_or_else(|e| e.into_inner());
+    outcome
+        .bad_names
+        .extend(bad_names.iter().map(|bad| format!("{file}: {bad}")));
     let done: Vec<&ahead::Done<'_>> = done.iter().collect();
     let ahead = Ahead::new(&done, per_piece);
     match symbols {
@@ -480,9 +515,14 @@ fn report_member(
     let synthetic = synthetic_of(data, printer.options);
     match unit
         .result
-        .and_then(|data| symbols::read_elf_with(data, table, printer.options.debug_syms))
+        .and_then(|data| symbols::read_elf_as_nm(data, table, printer.options.debug_syms))
     {
-        Ok(symbols) => {
+        Ok(read) => {
+            let symbols = read.map(|(symbols, bad)| {
+                let named = bad.iter().map(|bad| format!("{file}({member}): {bad}"));
+                outcome.bad_names.extend(named);
+                symbols
+            });
             let symbols = with_synthetic(symbols, &synthetic);
             let object = Object {
                 file,

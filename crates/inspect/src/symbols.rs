@@ -170,6 +170,44 @@ pub fn read_elf_with(
         .transpose()
 }
 
+/// A symbol whose name offset lies past the end of its string table: GNU nm warns and lists it
+/// as `(null)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    pub offset: u64,
+    /// The string table's size.
+    pub size: u64,
+    /// The string table's section name (`.strtab`, `.dynstr`).
+    pub section: String,
+}
+
+impl std::fmt::Display for BadName {
+    /// As BFD words it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "invalid string offset {} >= {} for section `{}'",
+            self.offset, self.size, self.section
+        )
+    }
+}
+
+/// The symbols [`read_elf_as_nm`] reads, and the names it could not.
+pub type AsNm<'d> = (Vec<Symbol<'d>>, Vec<BadName>);
+
+/// [`read_elf_with`] as GNU nm reads: a symbol whose name offset lies past its string table is
+/// named `(null)` and reported beside, and every symbol is named `(null)` when the string table
+/// does not end in a NUL.
+pub fn read_elf_as_nm(
+    data: &[u8],
+    table: Table,
+    debugging: bool,
+) -> Result<Option<AsNm<'_>>, Fault> {
+    Reader::new(data, table, debugging)?
+        .map(|reader| reader.symbols_as_nm())
+        .transpose()
+}
+
 /// The string table of the symbol table `table` of an ELF file, 32- or 64-bit: every symbol's
 /// name, NUL-separated (and perhaps other strings). `None` when there is no such table.
 pub fn symbol_strings(data: &[u8], table: Table) -> Option<&[u8]> {
@@ -269,6 +307,24 @@ impl<'d> Reader<'d> {
         Ok(symbols)
     }
 
+    /// [`read_elf_as_nm`]'s symbols, in the table's order.
+    pub fn symbols_as_nm(&self) -> Result<AsNm<'d>, Fault> {
+        let mut symbols = Vec::with_capacity(self.len());
+        let mut bad = Vec::new();
+        for index in 1..self.len() {
+            let name = match self {
+                Reader::Elf32(r) => r.name_as_nm(index)?,
+                Reader::Elf64(r) => r.name_as_nm(index)?,
+            };
+            let name = name.unwrap_or_else(|fault| {
+                bad.push(fault);
+                b"(null)"
+            });
+            symbols.extend(self.symbol_named(index, name)?);
+        }
+        Ok((symbols, bad))
+    }
+
     /// The number of entries, the null symbol included.
     pub fn len(&self) -> usize {
         match self {
@@ -336,6 +392,8 @@ pub struct TableReader<'d, Elf: FileHeader<Endian = Endianness>> {
     versions: Option<VersionTable<'d, Elf>>,
     /// The string table the names are in.
     strings: &'d [u8],
+    /// Its section's name.
+    strings_name: &'d [u8],
     /// The version index of each entry (`.gnu.version`), when there is one.
     versym: &'d [u8],
     debugging: bool,
@@ -360,9 +418,12 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
             Table::Dynamic => Some(sections.versions(endian, data)?).flatten(),
             Table::Static => None,
         };
-        let strings = sections
-            .section(symbols.string_section())
-            .and_then(|section| section.data(endian, data))
+        let strings_section = sections.section(symbols.string_section()).ok();
+        let strings = strings_section
+            .and_then(|section| section.data(endian, data).ok())
+            .unwrap_or_default();
+        let strings_name = strings_section
+            .and_then(|section| sections.section_name(endian, section).ok())
             .unwrap_or_default();
         let versym = match table {
             Table::Dynamic => sections
@@ -379,6 +440,7 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
             letters,
             versions,
             strings,
+            strings_name,
             versym,
             debugging,
         }))
@@ -389,12 +451,40 @@ impl<'d, Elf: FileHeader<Endian = Endianness>> TableReader<'d, Elf> {
     }
 
     fn name(&self, index: usize) -> Option<&'d [u8]> {
+        // A table that does not end in a NUL is read only by `name_as_nm`.
+        if self.strings.last() != Some(&0) {
+            return None;
+        }
         let sym = self.symbols.symbol(object::SymbolIndex(index)).ok()?;
         if sym.st_shndx(self.endian).0 == SHN_XINDEX {
             self.symbols
                 .shndx(self.endian, object::SymbolIndex(index))?;
         }
         self.symbols.symbol_name(self.endian, sym).ok()
+    }
+
+    /// The name of symbol `index` as GNU nm 2.40 reads it: `(null)`, silently, from a string
+    /// table that cannot be read or does not end in a NUL; one whose offset lies past the
+    /// string table is the inner error.
+    fn name_as_nm(&self, index: usize) -> Result<Result<&'d [u8], BadName>, Fault> {
+        let sym = self.symbols.symbol(object::SymbolIndex(index))?;
+        if self.strings.last() != Some(&0) {
+            return Ok(Ok(b"(null)"));
+        }
+        let fault = match self.symbols.symbol_name(self.endian, sym) {
+            Ok(name) => return Ok(Ok(name)),
+            Err(fault) => fault,
+        };
+        let offset = sym.st_name(self.endian) as usize;
+        if offset < self.strings.len() {
+            // A table that ends in a NUL has one after every offset inside it.
+            return Err(fault.into());
+        }
+        Ok(Err(BadName {
+            offset: offset as u64,
+            size: self.strings.len() as u64,
+            section: String::from_utf8_lossy(self.strings_name).into_owned(),
+        }))
     }
 
     fn prefetch(&self, index: usize) {

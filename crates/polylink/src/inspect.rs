@@ -327,6 +327,9 @@ pub fn nm(args: NmArgs) -> Result<ExitCode> {
     for warning in &outcome.warnings {
         eprintln!("warning: {warning}");
     }
+    for bad in &outcome.bad_names {
+        eprintln!("nm: {bad}");
+    }
     for file in outcome.no_symbols.iter().filter(|_| !args.quiet) {
         eprintln!("nm: {file}: no symbols");
     }
