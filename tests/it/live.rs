@@ -668,7 +668,7 @@ int main(void) {
 #[test]
 fn a_thread_that_stays_inside_the_entry_is_refused_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut host, exe) = start_program(dir.path(), "spinning", SPINNING_HOST, |l| {
+    let (mut host, exe) = start_program(dir.path(), "spinning", SPINNING_HOST, &[], |l| {
         l.starts_with("alive 2")
     });
     let patch = object(dir.path(), "spin", "void spin(void) {}");
@@ -687,17 +687,20 @@ fn a_thread_that_stays_inside_the_entry_is_refused_and_nothing_changes() {
     });
 }
 
-/// Compiles `source` into the program `name` in `dir` (gcc -O2, with pthreads) and starts it;
-/// back once it printed a line `ready` takes.
+/// Compiles `source` into the program `name` in `dir` (gcc -O2 and `flags`, with pthreads)
+/// and starts it; back once it printed a line `ready` takes.
 fn start_program(
     dir: &Path,
     name: &str,
     source: &str,
+    flags: &[&str],
     ready: impl Fn(&str) -> bool,
 ) -> (Running, PathBuf) {
     let c = format!("{name}.c");
     std::fs::write(dir.join(&c), source).unwrap();
-    gcc(dir, &["-O2", &c, "-o", name, "-lpthread"]);
+    let mut args = vec!["-O2", &c, "-o", name, "-lpthread"];
+    args.extend_from_slice(flags);
+    gcc(dir, &args);
     let exe = dir.join(name);
     let mut host = Running::start(&mut process(&exe));
     host.wait_for("the program's first lines", Duration::from_secs(10), ready);
@@ -739,7 +742,9 @@ static void *work(void *arg) {
 }
 int main(void) { pthread_t t; pthread_create(&t, NULL, work, NULL); pthread_exit(NULL); }
 "#;
-    let (mut host, _) = start_program(dir.path(), "leaderless", source, |l| l.starts_with("v "));
+    let (mut host, _) = start_program(dir.path(), "leaderless", source, &[], |l| {
+        l.starts_with("v ")
+    });
     let pid = host.pid();
     let patch = object(dir.path(), "patch", PATCH);
     let tasks: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/task"))
@@ -845,7 +850,7 @@ int main(void) {
 #[test]
 fn no_room_near_the_function_is_refused_and_nothing_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut host, exe) = start_program(dir.path(), "crowded", CROWDED_HOST, |l| {
+    let (mut host, exe) = start_program(dir.path(), "crowded", CROWDED_HOST, &[], |l| {
         l.starts_with("v 2 ")
     });
     let pid = host.pid();
@@ -899,24 +904,27 @@ fn four_busy_threads_see_only_old_or_new_results_across_200_patches() {
         dir.path(),
         "busy",
         BUSY_HOST,
+        &[],
         200,
         &["--function", "compute", path],
         "compute",
     );
 }
 
-/// Starts the busy program `name` from `source`, which prints `alive N` while its threads
-/// work and `BAD …` before it aborts on a wrong result; then patches it with `patch_args` and
-/// undoes `undo` `rounds` times, and asserts that it stayed alive and never saw a wrong result.
+/// Starts the busy program `name` from `source` (built with `flags`), which prints `alive N`
+/// while its threads work and `BAD …` before it aborts on a wrong result; then patches it with
+/// `patch_args` and undoes `undo` `rounds` times, and asserts that it stayed alive and never
+/// saw a wrong result.
 fn busy_rounds(
     dir: &Path,
     name: &str,
     source: &str,
+    flags: &[&str],
     rounds: usize,
     patch_args: &[&str],
     undo: &str,
 ) {
-    let (mut host, _) = start_program(dir, name, source, |l| l.starts_with("alive"));
+    let (mut host, _) = start_program(dir, name, source, flags, |l| l.starts_with("alive"));
     for round in 0..rounds {
         live_beside(&mut host, patch_args);
         live_beside(&mut host, &["--undo", undo]);
@@ -1128,18 +1136,32 @@ int main(void) {
 "#;
 
 /// The GOT cell is swapped while four threads call through it without pause: each call reads
-/// the old pointer or the new one, never a mix (which would send a thread into nowhere).
+/// the old pointer or the new one, never a mix (which would send a thread into nowhere). 100
+/// times each way in a lazily bound program, then 50 in one whose GOT is read-only (RELRO), where
+/// each swap also changes the page's protection under the callers.
 #[test]
 fn four_threads_calling_through_a_got_cell_survive_100_swaps() {
     let dir = tempfile::tempdir().unwrap();
     let patch = object(dir.path(), "getpid", "int getpid(void) { return 4242; }");
     let path = patch.to_str().unwrap();
+    let args = ["--via", "got", "--function", "getpid", path];
     busy_rounds(
         dir.path(),
         "busy-got",
         BUSY_GOT_HOST,
+        &[],
         100,
-        &["--via", "got", "--function", "getpid", path],
+        &args,
+        "getpid",
+    );
+    let relro = ["-fno-plt", "-Wl,-z,now,-z,relro"];
+    busy_rounds(
+        dir.path(),
+        "busy-relro",
+        BUSY_GOT_HOST,
+        &relro,
+        50,
+        &args,
         "getpid",
     );
 }
