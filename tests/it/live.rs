@@ -726,7 +726,7 @@ fn refused_and_unchanged(pid: u32, exe: &Path, function: &str, patch: &Path, sai
 /// A process whose main thread called `pthread_exit` while another thread runs on has no
 /// memory map or memory under `/proc/PID` (they belong to the gone thread): live-patch says so,
 /// for the pid and for the running thread's id, instead of "no such process", and the thread
-/// runs on.
+/// runs on. A zombie is named as one.
 #[test]
 fn a_process_whose_main_thread_exited_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -765,6 +765,28 @@ int main(void) { pthread_t t; pthread_create(&t, NULL, work, NULL); pthread_exit
     host.wait_for("the thread running on", Duration::from_secs(5), |l| {
         l.starts_with("v ")
     });
+
+    // A zombie: a child that has exited and that its parent (sh, become sleep) never reaps.
+    let mut parent = process("sh");
+    parent.args(["-c", "sleep 0 & echo $!; exec sleep 10"]);
+    let mut parent = Running::start(&mut parent);
+    let child = parent.wait_for("the child's pid", Duration::from_secs(5), |_| true);
+    let stat = format!("/proc/{child}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&stat).unwrap().contains(") Z ") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{child} never became a zombie"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let said = live_err(&child, &["--function", "compute", patch.to_str().unwrap()]);
+    assert!(
+        said.contains(&format!(
+            "process {child} has exited (a zombie its parent has not reaped)"
+        )),
+        "{said}"
+    );
 }
 
 /// polylink run as another user (`nobody`, through util-linux's setpriv) is refused by the

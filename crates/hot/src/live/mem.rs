@@ -14,12 +14,7 @@ pub(super) fn process_of(pid: u32) -> Result<u32, LiveError> {
         return Err(LiveError::NoProcess { pid });
     }
     let pid = crate::patch::thread_group(pid).unwrap_or(pid);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // `PID (COMM) STATE …`, where COMM may hold anything, parentheses too.
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if let Some("Z" | "X") = state {
+    if super::ptrace::has_exited(pid, pid) {
         let threads = super::ptrace::task_ids(pid).map_or(0, |t| t.len());
         return Err(LiveError::Exited { pid, threads });
     }

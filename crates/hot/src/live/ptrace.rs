@@ -168,6 +168,16 @@ pub fn task_ids(pid: u32) -> std::io::Result<Vec<u32>> {
     Ok(tids)
 }
 
+/// Whether thread `tid` of process `pid` has exited and waits to be reaped (state Z or X).
+pub fn has_exited(pid: u32, tid: u32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap_or_default();
+    // `TID (COMM) STATE …`, where COMM may hold anything, parentheses too.
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    matches!(state, Some("Z" | "X"))
+}
+
 impl Stopped {
     fn new(pid: u32) -> Stopped {
         Stopped {
@@ -222,6 +232,12 @@ impl Stopped {
     /// Seizes and stops thread `tid`: whether it is held (false: it exited meanwhile).
     fn hold(&mut self, tid: u32) -> Result<bool, LiveError> {
         let pid = self.pid;
+        // A main thread that has exited while others run on never stops: waiting for it would
+        // wait for the whole process to end.
+        if tid == pid && has_exited(pid, tid) {
+            let threads = task_ids(pid).map_or(0, |t| t.len());
+            return Err(LiveError::Exited { pid, threads });
+        }
         match ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
             Ok(_) => {}
             Err(libc::ESRCH) if tid != pid => return Ok(false),
