@@ -165,9 +165,16 @@ impl Image {
 
     /// The address of a `syscall` instruction in the process's code, read from its memory.
     pub fn syscall_instruction(&self, mem: &std::fs::File) -> Option<u64> {
-        let code = self.files.iter().flat_map(|f| f.code.iter().cloned());
-        find_in_code(mem, code, 2, |w| w == [0x0f, 0x05])
+        find_syscall(mem, self.files.iter().flat_map(|f| f.code.iter().cloned()))
     }
+}
+
+/// The address of a `syscall` instruction (`0f 05`) in `code`, read from the process's memory.
+pub fn find_syscall(
+    mem: &std::fs::File,
+    code: impl Iterator<Item = std::ops::Range<u64>>,
+) -> Option<u64> {
+    find_in_code(mem, code, 2, |w| w == [0x0f, 0x05])
 }
 
 /// The lines of `/proc/PID/maps`.

@@ -14,10 +14,7 @@ pub(super) fn process_of(pid: u32) -> Result<u32, LiveError> {
         return Err(LiveError::NoProcess { pid });
     }
     let pid = crate::patch::thread_group(pid).unwrap_or(pid);
-    if super::ptrace::has_exited(pid, pid) {
-        let threads = super::ptrace::task_ids(pid).map_or(0, |t| t.len());
-        return Err(LiveError::Exited { pid, threads });
-    }
+    super::ptrace::refuse_exited(pid)?;
     Ok(pid)
 }
 

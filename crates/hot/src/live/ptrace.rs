@@ -168,14 +168,19 @@ pub fn task_ids(pid: u32) -> std::io::Result<Vec<u32>> {
     Ok(tids)
 }
 
-/// Whether thread `tid` of process `pid` has exited and waits to be reaped (state Z or X).
-pub fn has_exited(pid: u32, tid: u32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap_or_default();
+/// Refuses process `pid` when its main thread has exited and waits to be reaped (state Z or X):
+/// it is a zombie, or its other threads run on without it ([`LiveError::Exited`]).
+pub fn refuse_exited(pid: u32) -> Result<(), LiveError> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/stat")).unwrap_or_default();
     // `TID (COMM) STATE …`, where COMM may hold anything, parentheses too.
     let state = stat
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next());
-    matches!(state, Some("Z" | "X"))
+    if !matches!(state, Some("Z" | "X")) {
+        return Ok(());
+    }
+    let threads = task_ids(pid).map_or(0, |t| t.len());
+    Err(LiveError::Exited { pid, threads })
 }
 
 impl Stopped {
@@ -234,9 +239,8 @@ impl Stopped {
         let pid = self.pid;
         // A main thread that has exited while others run on never stops: waiting for it would
         // wait for the whole process to end.
-        if tid == pid && has_exited(pid, tid) {
-            let threads = task_ids(pid).map_or(0, |t| t.len());
-            return Err(LiveError::Exited { pid, threads });
+        if tid == pid {
+            refuse_exited(pid)?;
         }
         match ptrace(libc::PTRACE_SEIZE, tid, 0, 0) {
             Ok(_) => {}

@@ -15,7 +15,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::LiveError;
-use super::image::find_in_code;
+use super::image::{find_in_code, find_syscall};
 use super::mem::{check_allowed, read_mem};
 use super::ptrace::{Regs, Stopped};
 use crate::patch::Mapping;
@@ -120,21 +120,18 @@ pub(super) fn swap_cells(
             .iter()
             .find(|m| m.range.contains(&cell))
             .ok_or_else(|| fail("no mapping holds it"))?;
-        let prot = protection(&mapping.perms);
-        plan.push((cell, prot & libc::PROT_WRITE as u64 == 0, prot));
+        plan.push((cell, protection(&mapping.perms)));
     }
     let store = Store::find(mem, &maps).ok_or(LiveError::NoStore { pid })?;
-    let syscall = if plan.iter().any(|&(_, read_only, _)| read_only) {
-        Some(
-            find_in_code(mem, code(&maps), 2, |w| w == [0x0f, 0x05])
-                .ok_or(LiveError::NoSyscall { pid })?,
-        )
+    let read_only = |prot: u64| prot & libc::PROT_WRITE as u64 == 0;
+    let syscall = if plan.iter().any(|&(_, prot)| read_only(prot)) {
+        Some(find_syscall(mem, code(&maps)).ok_or(LiveError::NoSyscall { pid })?)
     } else {
         None
     };
     let mut held = Stopped::one(pid)?;
     let tid = held.tids().next().ok_or(LiveError::NoProcess { pid })?;
-    for &(cell, read_only, prot) in &plan {
+    for &(cell, prot) in &plan {
         let cell_page = cell & !(page - 1);
         let protect = |held: &mut Stopped, prot: u64| -> Result<(), LiveError> {
             let Some(syscall) = syscall else {
@@ -159,14 +156,14 @@ pub(super) fn swap_cells(
             }
             Ok(())
         };
-        if read_only {
+        if read_only(prot) {
             protect(&mut held, prot | libc::PROT_WRITE as u64)?;
         }
         let stored = held.run(tid, store.at, 3, "run an 8-byte store", |regs| {
             set_register(regs, store.address, cell);
             set_register(regs, store.value, value);
         });
-        if read_only {
+        if read_only(prot) {
             protect(&mut held, prot)?;
         }
         stored?;
